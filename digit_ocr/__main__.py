@@ -1,0 +1,5 @@
+"""``python -m digit_ocr``."""
+
+from .cli.main import run
+
+run()

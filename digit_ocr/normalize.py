@@ -1,0 +1,102 @@
+"""Normalize stage: one digit's ink bitmap to the 8x8, 0..16 features of scikit-learn's ``load_digits``.
+
+The steps follow the NIST form-processing system that produced the UCI optdigits
+data behind ``load_digits``: crop to the bounding box, optionally de-slant by
+moments, scale width and height independently into a 20x32 box centred in a
+32x32 canvas, even out the stroke width by the ink count, then count the ink
+pixels of each 4x4 block.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Bumped whenever the features change meaning; a model records the version it was trained on.
+FEATURE_VERSION = 1
+CANVAS = 32
+BOX_W, BOX_H = 20, 32
+#: Digits narrower than this fraction of their height (a bare "1") keep their aspect ratio
+#: instead of being stretched into a solid block.
+NARROW = 0.35
+_KERNEL = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def crop(ink: np.ndarray) -> np.ndarray:
+    """Crop a binary bitmap (nonzero = ink) to the bounding box of its ink."""
+    ys, xs = np.nonzero(ink)
+    if ys.size == 0:
+        return np.zeros((1, 1), np.uint8)
+    return (ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0).astype(np.uint8)
+
+
+def deslant(ink: np.ndarray) -> np.ndarray:
+    """Shear the ink so that its principal vertical axis is upright (moments-based)."""
+    m = cv2.moments(ink.astype(np.uint8), binaryImage=True)
+    if m["mu02"] < 1e-6:
+        return ink
+    skew = m["mu11"] / m["mu02"]
+    skew = float(np.clip(skew, -0.7, 0.7))
+    if abs(skew) < 0.05:
+        return ink
+    h, w = ink.shape
+    pad = int(np.ceil(abs(skew) * h)) + 1
+    yc = m["m01"] / m["m00"]
+    # x' = x - skew * (y - yc), shifted right by pad so nothing falls off.
+    mat = np.float32([[1, -skew, skew * yc + pad]])
+    mat = np.vstack([mat, [0, 1, 0]]).astype(np.float32)
+    out = cv2.warpAffine(ink.astype(np.uint8) * 255, mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
+    return crop(out > 127)
+
+
+def to_canvas(ink: np.ndarray) -> np.ndarray:
+    """Scale a cropped bitmap into the 20x32 box, centred in a 32x32 canvas (values 0/1)."""
+    h, w = ink.shape
+    tw = BOX_W
+    if w < NARROW * h:
+        tw = max(1, min(BOX_W, int(round(w * BOX_H / h))))
+    src = ink.astype(np.float32)
+    interp = cv2.INTER_AREA if (w > tw and h > BOX_H) else cv2.INTER_LINEAR
+    scaled = cv2.resize(src, (tw, BOX_H), interpolation=interp)
+    canvas = np.zeros((CANVAS, CANVAS), np.uint8)
+    x0 = (CANVAS - tw) // 2
+    canvas[:, x0 : x0 + tw] = scaled >= 0.5
+    return canvas
+
+
+def normalize_stroke(canvas: np.ndarray) -> np.ndarray:
+    """Thin or thicken the strokes by the ink count, as the NIST system did."""
+    n = int(canvas.sum())
+    if n > 560:
+        return cv2.erode(canvas, _KERNEL, iterations=2)
+    if n > 412:
+        return cv2.erode(canvas, _KERNEL, iterations=1)
+    if n >= 256:
+        return canvas
+    if n >= 108:
+        return cv2.dilate(canvas, _KERNEL, iterations=1)
+    return cv2.dilate(canvas, _KERNEL, iterations=2)
+
+
+def reduce(canvas: np.ndarray) -> np.ndarray:
+    """Count the ink pixels of each 4x4 block: 32x32 of 0/1 to 64 values of 0..16 (float32)."""
+    blocks = canvas.reshape(8, 4, 8, 4).sum(axis=(1, 3))
+    return blocks.astype(np.float32).ravel()
+
+
+def canvas_of(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
+    """The 32x32 canvas of one digit bitmap (any size, nonzero = ink), before stroke normalization."""
+    c = crop(ink)
+    if slant:
+        c = deslant(c)
+    return to_canvas(c)
+
+
+def features(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
+    """The 64 ``load_digits``-style features of one digit bitmap."""
+    return reduce(normalize_stroke(canvas_of(ink, slant=slant)))
+
+
+def features_from_canvas(canvas: np.ndarray) -> np.ndarray:
+    """Features of an already-built 32x32 canvas (used by training augmentation)."""
+    return reduce(normalize_stroke((canvas > 0).astype(np.uint8)))

@@ -1,0 +1,149 @@
+"""The pipeline: load, binarize, segment, normalize, classify, and (optionally) ask Tesseract."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import normalize
+from .binarize import binarize
+from .classify import classify
+from .errors import BadArgumentsError
+from .load import LoadedImage, open_image
+from .model import Model, load_model
+from .result import Digit, Line, Reading
+from .segment import SegmentLine, segment
+
+ENGINES = ("auto", "model", "tesseract")
+#: Candidates the model gives less than this probability are not digits (letters, marks, noise).
+REJECT_BELOW = 0.30
+#: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
+LOW_CONFIDENCE = 0.60
+#: Work at roughly this many pixels on the long side: small crops are enlarged, so that
+#: thresholds and stroke filters have room.
+MIN_WORK_SIDE = 480
+
+_models: dict[str, Model] = {}
+
+
+def get_model(model: Model | str | os.PathLike[str] | None = None) -> Model:
+    """The model to use, loaded once per process and path."""
+    if isinstance(model, Model):
+        return model
+    key = str(model) if model is not None else ""
+    if key not in _models:
+        _models[key] = load_model(model)
+    return _models[key]
+
+
+def _work_image(loaded: LoadedImage) -> tuple[np.ndarray, float]:
+    """The pixels to work on and the factor from them back to the original image."""
+    img = loaded.image
+    h, w = img.shape[:2]
+    f = 1.0
+    if max(h, w) < MIN_WORK_SIDE:
+        f = min(4.0, MIN_WORK_SIDE / max(h, w))
+        img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+    return img, loaded.scale / f
+
+
+def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    return (int(round(x * scale)), int(round(y * scale)), max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+
+
+def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
+    """Read with the model alone: every candidate classified, non-digits rejected."""
+    b = binarize(work)
+    seg = segment(b.ink)
+    return _classify_lines(seg, model, scale)
+
+
+def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[Line]:
+    cands = [c for line in seg for c in line.items]
+    if not cands:
+        return []
+    feats = np.stack([normalize.features(c.ink) for c in cands])
+    preds = iter(classify(model, feats))
+    lines = []
+    for sline in seg:
+        digits = []
+        pending_space = False
+        for c in sline.items:
+            p = next(preds)
+            if p.confidence < REJECT_BELOW:
+                pending_space = pending_space or c.space_before
+                continue
+            digits.append(
+                Digit(
+                    p.digit,
+                    p.confidence,
+                    _to_original(c.box, scale),
+                    "model",
+                    p.runner_up,
+                    p.runner_up_confidence,
+                    space_before=c.space_before or pending_space,
+                )
+            )
+            pending_space = False
+        if digits:
+            lines.append(Line(digits))
+    return lines
+
+
+def read_lines_tesseract(work: np.ndarray, scale: float, timeout: float) -> list[Line]:
+    """Read with Tesseract alone (one call for the whole image)."""
+    from ._exec import tesseract
+
+    lines = []
+    for tline in tesseract.read_digits(work, timeout=timeout):
+        digits = [Digit(ch.char, ch.conf, _to_original(ch.box, scale), "tesseract") for ch in tline]
+        if digits:
+            lines.append(Line(digits))
+    return lines
+
+
+def read_image(
+    source: str | os.PathLike[str] | np.ndarray | bytes,
+    *,
+    engine: str = "auto",
+    model: Model | str | os.PathLike[str] | None = None,
+    tesseract_timeout: float = 10.0,
+) -> Reading:
+    """Read the digits of one image (a path, encoded bytes or a pixel array).
+
+    ``engine``: ``model`` (the trained classifier alone), ``tesseract`` (Tesseract alone)
+    or ``auto`` (the model, with Tesseract consulted where the model finds nothing or is
+    unsure; without a Tesseract binary ``auto`` is the model alone, with a warning).
+    """
+    if engine not in ENGINES:
+        raise BadArgumentsError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
+    t0 = time.perf_counter()
+    timing: dict[str, float] = {}
+    loaded = open_image(source)
+    timing["load"] = time.perf_counter() - t0
+    path = str(source) if isinstance(source, (str, Path, os.PathLike)) else None
+    width, height = loaded.original_size
+    work, scale = _work_image(loaded)
+    reading = Reading(path, width, height, engine=engine)
+    t1 = time.perf_counter()
+    if engine == "tesseract":
+        reading.lines = read_lines_tesseract(work, scale, tesseract_timeout)
+        timing["tesseract"] = time.perf_counter() - t1
+    else:
+        m = get_model(model)
+        reading.lines = read_lines_model(work, m, scale)
+        timing["model"] = time.perf_counter() - t1
+        if engine == "auto":
+            from .crosscheck import cross_check
+
+            t2 = time.perf_counter()
+            reading.lines = cross_check(reading.lines, work, scale, reading.warnings, tesseract_timeout)
+            timing["tesseract"] = time.perf_counter() - t2
+    timing["total"] = time.perf_counter() - t0
+    reading.timing = timing
+    return reading

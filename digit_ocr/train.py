@@ -1,0 +1,186 @@
+"""Train, evaluate and save the digit model (scikit-learn and matplotlib are imported here only)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .model import Model, feature_map
+from .normalize import FEATURE_VERSION
+
+SEED = 0
+TEST_SIZE = 0.2
+C_DEFAULT = 1.0
+FEATURE_MAP = "poly2"
+
+
+@dataclass
+class Source:
+    """One body of labelled training digits as 64-value features."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    accuracy: float
+    per_source: dict[str, float]
+    report: str
+    confusion: np.ndarray
+    report_dir: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+
+def load_digits_source() -> Source:
+    """scikit-learn's bundled ``load_digits`` (1,797 digits, 13 writers)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return Source("load_digits", d.data.astype(np.float32), d.target.astype(np.int64))
+
+
+def default_sources() -> list[Source]:
+    """The sources of the default model."""
+    return [load_digits_source()]
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The softmax temperature that minimizes held-out negative log-likelihood."""
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 61)):
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        nll = -float(logp[np.arange(len(y)), y].mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def train(
+    sources: list[Source] | None = None,
+    *,
+    seed: int = SEED,
+    C: float = C_DEFAULT,
+    log: Callable[[str], None] = lambda _m: None,
+) -> TrainResult:
+    """Fit the logistic regression on a stratified split of every source; evaluate on the rest."""
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import classification_report, confusion_matrix
+    from sklearn.model_selection import train_test_split
+
+    sources = sources if sources is not None else default_sources()
+    parts_tr, parts_te = [], []
+    for s in sources:
+        Xtr, Xte, ytr, yte = train_test_split(s.X, s.y, test_size=TEST_SIZE, stratify=s.y, random_state=seed)
+        parts_tr.append((Xtr, ytr))
+        parts_te.append((s.name, Xte, yte))
+        log(f"{s.name}: {len(Xtr)} training, {len(Xte)} held-out digits")
+    Xtr = np.vstack([p[0] for p in parts_tr])
+    ytr = np.concatenate([p[1] for p in parts_tr])
+    clf = LogisticRegression(C=C, max_iter=3000, random_state=seed)
+    clf.fit(feature_map(Xtr, FEATURE_MAP), ytr)
+
+    Xte = np.vstack([p[1] for p in parts_te])
+    yte = np.concatenate([p[2] for p in parts_te])
+    logits = clf.decision_function(feature_map(Xte, FEATURE_MAP))
+    temperature = fit_temperature(logits, yte)
+    pred = clf.classes_[logits.argmax(axis=1)]
+    per_source = {}
+    start = 0
+    for name, Xs, _ys in parts_te:
+        n = len(Xs)
+        per_source[name] = float((pred[start : start + n] == yte[start : start + n]).mean())
+        start += n
+    accuracy = float((pred == yte).mean())
+    report = classification_report(yte, pred, digits=4)
+    cm = confusion_matrix(yte, pred, labels=clf.classes_)
+    meta: dict[str, Any] = {
+        "feature_version": FEATURE_VERSION,
+        "feature_map": FEATURE_MAP,
+        "classifier": "LogisticRegression",
+        "C": C,
+        "seed": seed,
+        "test_size": TEST_SIZE,
+        "training_data": {s.name: int(len(s.y)) for s in sources},
+        "metrics": {"heldout_accuracy": accuracy, "per_source": per_source},
+        "calibration": {"temperature": temperature},
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    model = Model(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_, meta)
+    result = TrainResult(model, accuracy, per_source, report, cm)
+    result._test = (Xte, yte, pred)  # type: ignore[attr-defined]
+    return result
+
+
+def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
+    """Write ``confusion_matrix.png``, ``samples.png`` and ``report.txt`` into ``report_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    cm = result.confusion
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_title(f"Held-out confusion matrix (accuracy {result.accuracy:.2%})")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im)
+    fig.tight_layout()
+    files.append(report_dir / "confusion_matrix.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+
+    Xte, yte, pred = result._test  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    wrong = np.nonzero(pred != yte)[0]
+    right = np.nonzero(pred == yte)[0]
+    pick = np.concatenate([rng.choice(right, min(24, len(right)), replace=False), wrong[:16]])
+    cols = 8
+    rows = int(np.ceil(len(pick) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.4))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, k in zip(np.ravel(axes), pick):
+        ax.imshow(Xte[k].reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
+        ok = pred[k] == yte[k]
+        ax.set_title(f"{pred[k]}" + ("" if ok else f" (true {yte[k]})"), fontsize=8, color="black" if ok else "red")
+    fig.suptitle("Held-out digits and predictions (errors in red)", fontsize=9)
+    fig.tight_layout()
+    files.append(report_dir / "samples.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+
+    files.append(report_dir / "report.txt")
+    files[-1].write_text(
+        f"accuracy {result.accuracy:.4f}\n"
+        + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
+        + "\n" + result.report + "\nconfusion matrix (rows true, columns predicted)\n"
+        + "\n".join(" ".join(f"{v:4d}" for v in row) for row in result.confusion) + "\n",
+        encoding="utf-8",
+    )
+    return files

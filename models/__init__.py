@@ -1,0 +1,1 @@
+"""The shipped digit model (installed as package data ``digit_ocr.models``)."""
