@@ -41,9 +41,13 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     """Encode by the file's extension and write atomically (temporary file, then rename)."""
     p = Path(path)
     ext = p.suffix.lower() or ".png"
-    ok, buf = cv2.imencode(ext, image) if ext in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"} else (
-        False,
-        None,
+    ok, buf = (
+        cv2.imencode(ext, image)
+        if ext in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+        else (
+            False,
+            None,
+        )
     )
     if not ok or buf is None:
         raise BadArgumentsError(f"cannot write {p}: unsupported image type {ext!r}", "use .png or .jpg")

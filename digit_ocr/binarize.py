@@ -29,7 +29,7 @@ def to_gray(img: np.ndarray) -> np.ndarray:
 
 
 def _contrast(gray: np.ndarray) -> float:
-    lo, hi = np.percentile(gray[:: 4, :: 4], (2, 98))
+    lo, hi = np.percentile(gray[::4, ::4], (2, 98))
     return float(hi - lo)
 
 

@@ -95,7 +95,11 @@ class Model:
 def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     """Load and check a model file; every failure is a :class:`BadModelError` naming the fix."""
     p = Path(path) if path is not None else default_model_path()
-    fix = "rebuild it with `digit-ocr train`" if path is None else f"rebuild it with `digit-ocr train --output {p}`"
+    fix = (
+        "rebuild it with `digit-ocr train`"
+        if path is None
+        else f"rebuild it with `digit-ocr train --output {p}`"
+    )
     if not p.is_file():
         raise BadModelError(f"model file {p} not found", fix)
     try:

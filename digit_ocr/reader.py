@@ -53,7 +53,12 @@ def _work_image(loaded: LoadedImage) -> tuple[np.ndarray, float]:
 
 def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
     x, y, w, h = box
-    return (int(round(x * scale)), int(round(y * scale)), max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    return (
+        int(round(x * scale)),
+        int(round(y * scale)),
+        max(1, int(round(w * scale))),
+        max(1, int(round(h * scale))),
+    )
 
 
 def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:

@@ -180,8 +180,12 @@ def _group_vertically(clean: np.ndarray, char_h: float) -> tuple[np.ndarray, lis
     for seg_ys, seg_xs, seg_lab in zip(np.split(ys, bounds), np.split(xs, bounds), np.split(lab, bounds)):
         parts.append(
             _Part(
-                int(seg_xs.min()), int(seg_ys.min()), int(seg_xs.max()) + 1, int(seg_ys.max()) + 1,
-                [int(seg_lab[0])], int(seg_ys.size),
+                int(seg_xs.min()),
+                int(seg_ys.min()),
+                int(seg_xs.max()) + 1,
+                int(seg_ys.max()) + 1,
+                [int(seg_lab[0])],
+                int(seg_ys.size),
             )
         )
     return labels, parts
@@ -206,7 +210,8 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
     parts = [
-        p for p in parts
+        p
+        for p in parts
         if p.area >= min_area
         and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)
         and p.h <= 2.5 * char_h

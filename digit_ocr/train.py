@@ -147,8 +147,15 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     ax.set_title(f"Held-out confusion matrix (accuracy {result.accuracy:.2%})")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+            )
     fig.colorbar(im)
     fig.tight_layout()
     files.append(report_dir / "confusion_matrix.png")
@@ -168,7 +175,9 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     for ax, k in zip(np.ravel(axes), pick):
         ax.imshow(Xte[k].reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
         ok = pred[k] == yte[k]
-        ax.set_title(f"{pred[k]}" + ("" if ok else f" (true {yte[k]})"), fontsize=8, color="black" if ok else "red")
+        ax.set_title(
+            f"{pred[k]}" + ("" if ok else f" (true {yte[k]})"), fontsize=8, color="black" if ok else "red"
+        )
     fig.suptitle("Held-out digits and predictions (errors in red)", fontsize=9)
     fig.tight_layout()
     files.append(report_dir / "samples.png")
@@ -179,8 +188,11 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     files[-1].write_text(
         f"accuracy {result.accuracy:.4f}\n"
         + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
-        + "\n" + result.report + "\nconfusion matrix (rows true, columns predicted)\n"
-        + "\n".join(" ".join(f"{v:4d}" for v in row) for row in result.confusion) + "\n",
+        + "\n"
+        + result.report
+        + "\nconfusion matrix (rows true, columns predicted)\n"
+        + "\n".join(" ".join(f"{v:4d}" for v in row) for row in result.confusion)
+        + "\n",
         encoding="utf-8",
     )
     return files

@@ -1,0 +1,194 @@
+"""The ``digit-ocr`` command: option parsing and printing only; the work is in the core modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import BadArgumentsError, DigitOcrError, ExitCode
+from .output import Messages, error_record, json_line, text_block
+
+app = typer.Typer(
+    name="digit-ocr",
+    help="Read the digits in photos and scans.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    model = "model"
+    tesseract = "tesseract"
+
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"digit-ocr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[
+        bool | None,  # noqa: UP007 - typer needs Optional on 3.9-style annotations
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Read the digits in photos and scans."""
+    _state["debug"] = debug or bool(os.environ.get("DIGIT_OCR_DEBUG"))
+
+
+@app.command()
+def read(
+    images: Annotated[list[Path], typer.Argument(help="Image files to read.", show_default=False)],
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text: digits line by line; json: JSON Lines.")
+    ] = (Format.text),
+    engine: Annotated[Engine, typer.Option("--engine", "-e", help="Which reader to use.")] = Engine.auto,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped one).")
+    ] = (  # noqa: UP007
+        None
+    ),
+    annotate: Annotated[
+        Path | None,  # noqa: UP007
+        typer.Option(
+            "--annotate", "-a", help="Write a copy with the digits boxed (a folder with several images)."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds Tesseract may take per image.")] = 10.0,
+) -> None:
+    """Read the digits in IMAGES and print them (text or JSON Lines)."""
+    from ..annotate import draw, write_image
+    from ..load import load_image
+    from ..reader import LOW_CONFIDENCE, read_image
+
+    msgs = Messages()
+    if timeout <= 0:
+        raise BadArgumentsError("--timeout must be positive")
+    if annotate is not None and len(images) > 1 and not annotate.is_dir():
+        raise BadArgumentsError(f"--annotate {annotate}: with several images, give an existing folder")
+    out = sys.stdout
+    worst = ExitCode.OK
+    for path in images:
+        try:
+            reading = read_image(path, engine=engine.value, model=model, tesseract_timeout=timeout)
+        except DigitOcrError as exc:
+            if exc.exit_code is not ExitCode.UNREADABLE_INPUT:
+                raise  # not about this one file: stop with its own exit code
+            msgs.error(str(exc))
+            if fmt is Format.json:
+                out.write(json_line(error_record(str(path), int(exc.exit_code), str(exc))))
+            worst = ExitCode.UNREADABLE_INPUT
+            continue
+        for w in reading.warnings:
+            msgs.warn(w)
+        if fmt is Format.json:
+            record = reading.to_dict()
+            record["status"] = "ok" if reading.digits else "no_digits"
+            out.write(json_line(record))
+        else:
+            out.write(text_block(reading, header=len(images) > 1))
+        out.flush()
+        if not reading.digits and worst == ExitCode.OK:
+            worst = ExitCode.NO_DIGITS
+        if annotate is not None:
+            target = annotate / f"{path.stem}.annotated.png" if annotate.is_dir() else annotate
+            write_image(target, draw(load_image(path), reading, LOW_CONFIDENCE))
+    raise typer.Exit(int(worst))
+
+
+@app.command()
+def train(
+    output: Annotated[
+        Path | None,  # noqa: UP007
+        typer.Option("--output", "-o", help="Where to save the model (default: the shipped model file)."),
+    ] = None,
+    report: Annotated[
+        Path, typer.Option("--report", help="Folder for the evaluation report and pictures.")
+    ] = Path("report"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
+) -> None:
+    """Rebuild the model, evaluate it on held-out digits, and save it."""
+    from .. import train as training
+    from ..model import default_model_path
+
+    msgs = Messages()
+    target = output or default_model_path()
+    msgs.info("training: building data sets ...")
+    result = training.train(seed=seed, log=msgs.info)
+    print(f"held-out accuracy: {result.accuracy:.4f}")
+    for name, acc in result.per_source.items():
+        print(f"  {name}: {acc:.4f}")
+    print()
+    print(result.report)
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("     " + " ".join(f"{c:4d}" for c in range(10)))
+    for i, row in enumerate(result.confusion):
+        print(f"{i:4d} " + " ".join(f"{v:4d}" for v in row))
+    files = training.write_report(result, report)
+    result.model.save(target)
+    msgs.info(f"report: {', '.join(str(f) for f in files)}")
+    msgs.info(f"model saved: {target}")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn every failure into a one-line message and an exit code."""
+    msgs = Messages()
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="digit-ocr")
+        code = int(rv) if isinstance(rv, int) else 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        msgs.error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        text = exc.format_message() or str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `digit-ocr`: show the help
+            sys.stderr.write(text.rstrip() + "\n")
+            sys.exit(int(ExitCode.BAD_ARGS))
+        msgs.error(text.strip().splitlines()[0] if text.strip() else "bad arguments")
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            sys.stderr.write(f"Try '{ctx.command_path} --help' for help.\n")
+        code = ExitCode.BAD_ARGS
+    except DigitOcrError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        msgs.error(str(exc))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        msgs.error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()
+        code = ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if _state["debug"]:
+            traceback.print_exc()
+        msgs.error(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; please report it)"
+        )
+        code = ExitCode.INTERNAL_ERROR
+    sys.exit(int(code))

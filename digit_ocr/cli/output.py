@@ -1,0 +1,52 @@
+"""Rendering results for the terminal and for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from ..result import Reading
+
+
+def text_block(reading: Reading, *, header: bool) -> str:
+    """The digits, one text line per line read; headed by the path when several images are read."""
+    body = reading.text
+    if header:
+        return f"{reading.path}:\n{body}\n" if body else f"{reading.path}:\n"
+    return f"{body}\n" if body else ""
+
+
+def json_line(obj: dict[str, Any]) -> str:
+    """One compact JSON object on one line (JSON Lines)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def error_record(path: str, exit_code: int, message: str) -> dict[str, Any]:
+    """The JSON record of an image that could not be read."""
+    return {"path": path, "status": "error", "exit_code": exit_code, "error": message}
+
+
+class Messages:
+    """One-line messages on stderr, each said once."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self._said: set[str] = set()
+
+    def error(self, message: str) -> None:
+        self.stream.write(f"digit-ocr: error: {message}\n")
+        self.stream.flush()
+
+    def warn(self, message: str) -> None:
+        if self.quiet or message in self._said:
+            return
+        self._said.add(message)
+        self.stream.write(f"digit-ocr: warning: {message}\n")
+        self.stream.flush()
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.stream.write(f"{message}\n")
+            self.stream.flush()
