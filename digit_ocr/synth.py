@@ -1,0 +1,385 @@
+"""Offline synthetic training digits: rendered fonts, OpenCV Hershey strokes and seven-segment displays.
+
+Everything is generated locally (the TTF fonts shipped inside matplotlib, OpenCV's built-in
+Hershey vector fonts, seven-segment polygons) and is deterministic given a seed. Each sample
+goes through the same normalization as real digits (``normalize.canvas_of``), is augmented at
+the 32x32 canvas stage and reduced to the 64 ``load_digits``-style features.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import normalize
+
+#: A font is either a TTF file or an OpenCV Hershey font id (possibly OR-ed with FONT_ITALIC).
+Font = Path | int
+
+#: TTF families by file name: family -> names (``*`` = prefix match).
+_TTF_FAMILIES: dict[str, tuple[str, ...]] = {
+    "DejaVuSans": (
+        "DejaVuSans.ttf",
+        "DejaVuSans-Bold.ttf",
+        "DejaVuSans-Oblique.ttf",
+        "DejaVuSans-BoldOblique.ttf",
+    ),
+    "DejaVuSansMono": ("DejaVuSansMono*",),
+    "DejaVuSerif": (
+        "DejaVuSerif.ttf",
+        "DejaVuSerif-Bold.ttf",
+        "DejaVuSerif-Italic.ttf",
+        "DejaVuSerif-BoldItalic.ttf",
+    ),
+    "STIX": ("STIXGeneral*",),
+    "ComputerModern": ("cmr10.ttf", "cmb10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmti10.ttf"),
+}
+
+#: Hershey "families" (OpenCV vector fonts); the script ones look handwritten.
+_HERSHEY_FAMILIES: dict[str, tuple[int, ...]] = {
+    "HersheySans": (
+        cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.FONT_HERSHEY_PLAIN,
+        cv2.FONT_HERSHEY_DUPLEX,
+        cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+        cv2.FONT_HERSHEY_DUPLEX | cv2.FONT_ITALIC,
+    ),
+    "HersheySerif": (
+        cv2.FONT_HERSHEY_COMPLEX,
+        cv2.FONT_HERSHEY_TRIPLEX,
+        cv2.FONT_HERSHEY_COMPLEX_SMALL,
+        cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC,
+        cv2.FONT_HERSHEY_TRIPLEX | cv2.FONT_ITALIC,
+    ),
+    "HersheyScript": (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX),
+}
+
+#: Families never used for training by default, to measure accuracy on unseen fonts.
+HELDOUT_FAMILIES: tuple[str, ...] = ("ComputerModern",)
+
+SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey")
+
+# Seven-segment lit segments per digit; a list holds the common variants.
+_SEGMENTS: dict[int, tuple[str, ...]] = {
+    0: ("abcdef",),
+    1: ("bc",),
+    2: ("abdeg",),
+    3: ("abcdg",),
+    4: ("bcfg",),
+    5: ("acdfg",),
+    6: ("acdefg", "cdefg"),
+    7: ("abc", "abcf"),
+    8: ("abcdefg",),
+    9: ("abcdfg", "abcfg"),
+}
+
+
+def font_dir() -> Path:
+    """The directory of the TTF fonts that ship with matplotlib."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@functools.cache
+def _renders_digits(path: Path) -> bool:
+    """True if the font draws ten distinct, non-empty glyphs for '0'..'9'."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.truetype(str(path), 32)
+    except OSError:
+        return False
+    seen = set()
+    for ch in "0123456789":
+        im = Image.new("L", (64, 64), 0)
+        ImageDraw.Draw(im).text((8, 8), ch, fill=255, font=font)
+        a = np.asarray(im) > 127
+        if a.sum() < 20:
+            return False
+        seen.add(a.tobytes())
+    return len(seen) == 10
+
+
+@functools.lru_cache(maxsize=1)
+def _font_files() -> tuple[tuple[str, tuple[Path, ...]], ...]:
+    root = font_dir()
+    out = []
+    for family, names in _TTF_FAMILIES.items():
+        files: list[Path] = []
+        for name in names:
+            files.extend(sorted(root.glob(name)) if "*" in name else [root / name])
+        ok = tuple(f for f in files if f.is_file() and _renders_digits(f))
+        if ok:
+            out.append((family, ok))
+    return tuple(out)
+
+
+def font_files() -> dict[str, list[Path]]:
+    """matplotlib's TTF fonts that render digits, grouped by family (symbol/display fonts skipped)."""
+    return {family: list(files) for family, files in _font_files()}
+
+
+def hershey_fonts() -> dict[str, list[int]]:
+    """OpenCV's Hershey vector fonts grouped into pseudo-families (ids for ``cv2.putText``)."""
+    return {family: list(ids) for family, ids in _HERSHEY_FAMILIES.items()}
+
+
+def families() -> dict[str, list[Font]]:
+    """All font families, TTF and Hershey."""
+    out: dict[str, list[Font]] = {}
+    out.update(font_files())
+    out.update(hershey_fonts())
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _ttf(path: Path, size: int) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(path), size)
+
+
+def _shear(ink: np.ndarray, k: float) -> np.ndarray:
+    """Shear a bitmap horizontally (x += k * (h - y)), i.e. italicize it for k > 0."""
+    h, w = ink.shape
+    pad = int(math.ceil(abs(k) * h)) + 1
+    mat = np.float32([[1, -k, max(k, 0.0) * (h - 1)], [0, 1, 0]])
+    return cv2.warpAffine(ink, mat, (w + pad, h), flags=cv2.INTER_LINEAR)
+
+
+def _elastic(ink: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    """Smooth random displacement (wobbly handwriting); alpha in pixels, sigma in pixels."""
+    h, w = ink.shape
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    scale = alpha / max(1e-6, float(max(np.abs(dx).max(), np.abs(dy).max())))
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(ink, xs + dx * scale, ys + dy * scale, cv2.INTER_LINEAR, borderValue=0)
+
+
+def _render_ttf(digit: int, path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    font = _ttf(path, int(size))
+    stroke = int(rng.random() < 0.25 and size >= 28) * int(rng.integers(1, max(2, size // 24) + 1))
+    ch = str(digit)
+    left, top, right, bottom = font.getbbox(ch, stroke_width=stroke)
+    m = 3
+    im = Image.new("L", (right - left + 2 * m, bottom - top + 2 * m), 0)
+    ImageDraw.Draw(im).text(
+        (m - left, m - top), ch, fill=255, font=font, stroke_width=stroke, stroke_fill=255
+    )
+    gray = np.asarray(im)
+    name = path.name.lower()
+    if rng.random() < 0.3 and not any(s in name for s in ("oblique", "italic", "ita", "cmti")):
+        gray = _shear(gray, float(rng.uniform(0.1, 0.3)))
+    return gray
+
+
+def _render_hershey(digit: int, font: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    # Hershey zeros are slashed; the letter O is the usual plain oval (keep some slashed ones).
+    ch = "O" if digit == 0 and rng.random() < 0.85 else str(digit)
+    (_, h1), _ = cv2.getTextSize("0", font, 1.0, 1)
+    scale = size / max(1, h1)
+    thick = int(rng.integers(max(1, size // 20), max(2, size // 7) + 1))
+    (w, h), base = cv2.getTextSize(ch, font, scale, thick)
+    m = thick + 4
+    img = np.zeros((h + base + 2 * m, w + 2 * m), np.uint8)
+    cv2.putText(img, ch, (m, m + h), font, scale, 255, thick, cv2.LINE_AA)
+    if rng.random() < 0.7:
+        img = _elastic(img, rng, alpha=float(rng.uniform(0.5, 2.0)) * size / 32, sigma=max(2.0, size / 6))
+    return img
+
+
+def render_font_digit(digit: int, font: Font, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Binary ink bitmap (uint8, 1 = ink, cropped) of one glyph.
+
+    ``font`` is a TTF path or a Hershey font id; ``size`` is roughly the digit height in pixels.
+    Weight (stroke/threshold/thickness), italic shear and width vary randomly.
+    """
+    if isinstance(font, Path):
+        gray = _render_ttf(digit, font, size, rng)
+    else:
+        gray = _render_hershey(digit, int(font), size, rng)
+    if rng.random() < 0.5:
+        sx = float(rng.uniform(0.8, 1.2))
+        gray = cv2.resize(
+            gray, (max(1, round(gray.shape[1] * sx)), gray.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
+    ink = gray >= rng.uniform(80, 170)
+    return normalize.crop(ink)
+
+
+def _hseg(x0: float, x1: float, y: float, t: float, style: int) -> np.ndarray:
+    """Polygon of a horizontal segment from x0 to x1 centred on y (style 0 = pointed, 1 = blunt)."""
+    h = t / 2
+    if style == 0:
+        pts = [(x0, y), (x0 + h, y - h), (x1 - h, y - h), (x1, y), (x1 - h, y + h), (x0 + h, y + h)]
+    else:
+        # Blunt ends stop short of the crossing segments' full width, so the corners stay open.
+        pts = [(x0 + h, y - h), (x1 - h, y - h), (x1 - h, y + h), (x0 + h, y + h)]
+    return np.array(pts, np.float64)
+
+
+def sevenseg_segments(digit: int, variant: int = 0) -> str:
+    """The lit segments (letters a-g: top, upper right, lower right, bottom, lower left, upper left,
+    middle) of a seven-segment digit; ``variant`` 1 picks the alternative 6 (no top bar),
+    7 (with upper-left segment) or 9 (no bottom bar), and is ignored for other digits."""
+    variants = _SEGMENTS[int(digit)]
+    return variants[min(int(variant), len(variants) - 1)]
+
+
+def sevenseg_polygons(
+    segments: str,
+    height: float,
+    width: float,
+    thickness: float,
+    gap: float,
+    slant: float = 0.0,
+    pointed: bool = True,
+) -> list[np.ndarray]:
+    """Float (k, 2) x/y polygons of the given segments of a digit whose box has its top-left at (0, 0).
+
+    ``slant`` shifts the top right by ``slant * height`` (italic displays); ``pointed`` chooses
+    hexagonal segment ends instead of blunt ones.
+    """
+    t, g, style = thickness, gap, 0 if pointed else 1
+    left, right = t / 2, width - t / 2
+    top, mid, bot = t / 2, height / 2, height - t / 2
+    polys = {
+        "a": _hseg(left + g, right - g, top, t, style),
+        "g": _hseg(left + g, right - g, mid, t, style),
+        "d": _hseg(left + g, right - g, bot, t, style),
+        "f": _hseg(top + g, mid - g, left, t, style)[:, ::-1],
+        "e": _hseg(mid + g, bot - g, left, t, style)[:, ::-1],
+        "b": _hseg(top + g, mid - g, right, t, style)[:, ::-1],
+        "c": _hseg(mid + g, bot - g, right, t, style)[:, ::-1],
+    }
+    out = []
+    for name in segments:
+        p = polys[name].copy()
+        p[:, 0] += slant * (height - p[:, 1])
+        out.append(p)
+    return out
+
+
+def render_sevenseg_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
+    """Binary ink bitmap of a seven-segment (LCD/LED) digit with gaps between its segments.
+
+    Segment thickness, gap, slant, aspect ratio and segment shape vary; 6, 7 and 9 use both
+    common variants (6/9 with or without their tail bar, 7 with or without the top-left segment).
+    """
+    lit = sevenseg_segments(digit, int(rng.integers(2)))
+    hgt = float(rng.uniform(40, 80))
+    wid = hgt * float(rng.uniform(0.42, 0.65))
+    g = hgt * float(rng.uniform(0.01, 0.035))
+    pointed = bool(rng.integers(2))
+    # Horizontal segments stay about twice as long as they are thick.
+    t = min(hgt * float(rng.uniform(0.08, 0.17)), (wid - 2 * g) / (3.2 if pointed else 4.2))
+    slant = float(rng.uniform(0.05, 0.22)) if rng.random() < 0.5 else 0.0
+    pad = 3
+    shift = 3  # sub-pixel precision bits for fillPoly
+    img = np.zeros((int(hgt) + 2 * pad + 2, int(wid + slant * hgt) + 2 * pad + 2), np.uint8)
+    pts = [
+        np.round((p + pad) * (1 << shift)).astype(np.int32)
+        for p in sevenseg_polygons(lit, hgt, wid, t, g, slant, pointed)
+    ]
+    cv2.fillPoly(img, pts, 1, lineType=cv2.LINE_8, shift=shift)
+    return normalize.crop(img)
+
+
+def _augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = normalize.CANVAS
+    c = n / 2 - 0.5
+    ang = math.radians(float(rng.uniform(-8, 8)))
+    sh = float(rng.uniform(-0.12, 0.12))
+    s = float(rng.uniform(0.85, 1.1))
+    tx, ty = (float(v) for v in rng.integers(-1, 2, 2))
+    rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
+    a = s * rot @ np.array([[1.0, sh], [0.0, 1.0]])
+    off = np.array([c + tx, c + ty]) - a @ np.array([c, c])
+    mat = np.hstack([a, off[:, None]]).astype(np.float32)
+    f = cv2.warpAffine(canvas.astype(np.float32), mat, (n, n), flags=cv2.INTER_LINEAR, borderValue=0)
+    if rng.random() < 0.4:
+        f = cv2.GaussianBlur(f, (0, 0), float(rng.uniform(0.6, 1.3)))
+    out = (f >= rng.uniform(0.35, 0.6)).astype(np.uint8)
+    r = rng.random()
+    if r < 0.2:
+        thin = cv2.erode(out, normalize._KERNEL)
+        if thin.sum() >= 0.5 * out.sum():
+            out = thin
+    elif r < 0.4:
+        out = cv2.dilate(out, normalize._KERNEL)
+    k = int(rng.integers(0, 5)) if rng.random() < 0.4 else 0
+    if k:
+        out[rng.integers(0, n, k), rng.integers(0, n, k)] = 1
+    if out.sum() == 0:
+        return (canvas > 0).astype(np.uint8)
+    return out
+
+
+def augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Randomly distort a 32x32 0/1 canvas: rotation (+-8 deg), shear, scale 0.85-1.1, shift +-1 px,
+    blur + re-threshold, thinner/thicker strokes and a few salt pixels. Returns a 0/1 uint8 canvas."""
+    return _augment(canvas, rng)
+
+
+def _pick_families(source: str, names: list[str] | tuple[str, ...] | None) -> dict[str, list[Font]]:
+    pool: dict[str, list[Font]]
+    if source == "fonts":
+        pool = dict(font_files())
+    elif source == "hershey":
+        pool = dict(hershey_fonts())
+    else:
+        raise ValueError(f"unknown font source {source!r}")
+    if names is None:
+        return {k: v for k, v in pool.items() if k not in HELDOUT_FAMILIES}
+    missing = [k for k in names if k not in pool]
+    if missing:
+        raise ValueError(f"unknown {source} families: {missing}; known: {sorted(pool)}")
+    return {k: pool[k] for k in names}
+
+
+def make_dataset(
+    source: str,
+    n_per_digit: int,
+    seed: int,
+    families: list[str] | tuple[str, ...] | None = None,
+    augment: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic ``load_digits``-style samples: ``X`` (n, 64) float32 in 0..16 and ``y`` (n,) int.
+
+    ``source`` is "fonts" (matplotlib TTFs), "hershey" (OpenCV vector fonts) or "sevenseg".
+    ``families`` restricts the font families (default: all but ``HELDOUT_FAMILIES``); it is
+    ignored for "sevenseg". Deterministic for a given seed.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+    rng = np.random.default_rng(seed)
+    fams = None if source == "sevenseg" else list(_pick_families(source, families).values())
+    n = 10 * int(n_per_digit)
+    x = np.empty((n, 64), np.float32)
+    y = np.empty(n, np.int64)
+    k = 0
+    for _ in range(int(n_per_digit)):
+        for d in range(10):
+            if fams is None:
+                ink = render_sevenseg_digit(d, rng)
+            else:
+                fam = fams[int(rng.integers(len(fams)))]
+                font = fam[int(rng.integers(len(fam)))]
+                size = int(rng.integers(16, 65))
+                ink = render_font_digit(d, font, size, rng)
+            canvas = normalize.canvas_of(ink)
+            if augment:
+                canvas = _augment(canvas, rng)
+            x[k] = normalize.features_from_canvas(canvas)
+            y[k] = d
+            k += 1
+    return x, y
