@@ -24,7 +24,8 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     lum = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     # Coloured ink (blue pen, red stamp) is darkest in one channel: use the channel-wise
     # minimum when it adds contrast, which luminance alone can wash out.
-    low = img.min(axis=2)
+    b, g, r = cv2.split(img[:, :, :3])
+    low = cv2.min(cv2.min(b, g), r)
     return low if _contrast(low) > 1.15 * _contrast(lum) else lum
 
 
@@ -33,19 +34,30 @@ def _contrast(gray: np.ndarray) -> float:
     return float(hi - lo)
 
 
-def light_on_dark(gray: np.ndarray) -> bool:
-    """Guess the polarity: True when the background is darker than the ink."""
+def polarities(gray: np.ndarray) -> list[bool]:
+    """The polarities worth trying, most likely first (True: light ink on a dark background).
+
+    Ink departs from the local background level in one direction: compare how much
+    of the image is darker than its neighbourhood's median with how much is lighter.
+    When the two are close (a light display panel on a dark surround, a dark frame),
+    both polarities are returned and the reader keeps whichever reads better.
+    """
     h, w = gray.shape
-    b = max(1, min(h, w) // 20)
-    border = np.concatenate([gray[:b].ravel(), gray[-b:].ravel(), gray[:, :b].ravel(), gray[:, -b:].ravel()])
-    thr, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    dark_share = 1.0 - np.count_nonzero(mask) / mask.size
-    # Ink is the minority; only when the split is close does the border (paper) decide.
-    if dark_share > 0.62:
-        return True
-    if dark_share < 0.38:
-        return False
-    return float(np.median(border)) < thr
+    scale = max(1.0, max(h, w) / 256.0)
+    small = cv2.resize(gray, (max(1, int(w / scale)), max(1, int(h / scale))), interpolation=cv2.INTER_AREA)
+    k = min(255, max(5, int(max(small.shape) / 5) | 1))
+    bg = cv2.medianBlur(small, k) if k < min(small.shape) else np.full_like(small, int(np.median(small)))
+    d = small.astype(np.float32) - bg.astype(np.float32)
+    darker = float(np.maximum(-d, 0).sum())
+    lighter = float(np.maximum(d, 0).sum())
+    ratio = (darker + 1.0) / (lighter + 1.0)
+    guess = ratio < 1.0
+    return [guess, not guess] if 0.6 < ratio < 1.67 else [guess]
+
+
+def light_on_dark(gray: np.ndarray) -> bool:
+    """The most likely polarity: True when the background is darker than the ink."""
+    return polarities(gray)[0]
 
 
 def flatten(gray: np.ndarray) -> np.ndarray:
@@ -58,8 +70,16 @@ def flatten(gray: np.ndarray) -> np.ndarray:
     scale = max(1.0, max(h, w) / 256.0)
     small = cv2.resize(gray, (max(1, int(w / scale)), max(1, int(h / scale))), interpolation=cv2.INTER_AREA)
     k = min(255, max(5, int(max(small.shape) / 5) | 1))
-    if k >= min(small.shape):  # a tight crop: one background level for all
-        bg = np.full_like(small, int(np.percentile(small, 60)))
+    if k >= min(small.shape):
+        # A strip or a tight crop: the paper level of each column (its bright part),
+        # smoothed along the long side, follows light falloff across a display.
+        transpose = small.shape[0] > small.shape[1]
+        strip = small.T if transpose else small
+        col = np.percentile(strip, 80, axis=0).astype(np.float32)
+        width = max(3, strip.shape[0] | 1)
+        col = cv2.blur(col.reshape(1, -1), (width, 1), borderType=cv2.BORDER_REFLECT).ravel()
+        bg = np.repeat(col.reshape(1, -1), strip.shape[0], axis=0).clip(0, 255).astype(np.uint8)
+        bg = bg.T if transpose else bg
     else:
         bg = cv2.medianBlur(small, k)
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
@@ -67,20 +87,22 @@ def flatten(gray: np.ndarray) -> np.ndarray:
     return np.clip(flat * 255.0, 0, 255).astype(np.uint8)
 
 
-def binarize(img: np.ndarray) -> Binarized:
-    """Threshold an 8-bit image into an ink mask (255 = ink)."""
+def binarize(img: np.ndarray, inverted: bool | None = None) -> Binarized:
+    """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity."""
     gray = to_gray(img)
-    inverted = light_on_dark(gray)
+    if inverted is None:
+        inverted = light_on_dark(gray)
     if inverted:
         gray = 255 - gray
     gray = cv2.GaussianBlur(gray, (3, 3), 0) if min(gray.shape) > 64 else gray
     flat = flatten(gray)
-    spread = float(np.percentile(flat, 99.5) - np.percentile(flat, 0.5))
+    lo, hi = np.percentile(flat[::3, ::3], (0.5, 99.5))
+    spread = float(hi - lo)
     if spread < 40:
         return Binarized(np.zeros_like(flat), gray, inverted)
     thr = edge_otsu(flat)
     block = max(15, int(min(flat.shape) / 10) | 1)
-    local = cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    local = cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
     # Ink passes the page-wide threshold and is darker than its surroundings (or far
     # below the threshold): this keeps paper texture near the threshold out.
     ink = np.where((flat < thr) & ((local > 0) | (flat < thr - 30)), 255, 0).astype(np.uint8)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import normalize
-from .binarize import binarize
+from .binarize import binarize, polarities, to_gray
 from .classify import classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -62,10 +62,19 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
 
 
 def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
-    """Read with the model alone: every candidate classified, non-digits rejected."""
-    b = binarize(work)
-    seg = segment(b.ink)
-    return _classify_lines(seg, model, scale)
+    """Read with the model alone: every candidate classified, non-digits rejected.
+
+    When the polarity is unclear both are read, and the reading with more confident
+    digits wins.
+    """
+    best: list[Line] = []
+    best_score = -1.0
+    for inverted in polarities(to_gray(work)):
+        lines = _classify_lines(segment(binarize(work, inverted).ink), model, scale)
+        score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
+        if score > best_score:
+            best, best_score = lines, score
+    return best
 
 
 def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[Line]:

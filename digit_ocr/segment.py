@@ -60,12 +60,19 @@ def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
 
 
 def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
-    """Median height of the components that could be (parts of) characters."""
-    H, W = shape
-    hs = [p.h for p in parts if p.area >= 12 and p.h >= 6 and p.h < 0.95 * H and p.w < 0.5 * W]
+    """The height of a character on this page, from the components that look like (parts of) one.
+
+    Rulings (long and thin) and frames (large and nearly empty) are left out; among the
+    rest the larger ones count, so specks and noise do not pull the estimate down.
+    """
+    H, _W = shape
+    hs = [
+        p.h
+        for p in parts
+        if p.area >= 12 and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h
+    ]
     if not hs:
         return float(H)
-    # Weight by area so that specks and noise don't pull the estimate down.
     hs_arr = np.array(hs, float)
     big = hs_arr[hs_arr >= 0.5 * np.percentile(hs_arr, 90)]
     return float(np.median(big))
@@ -121,22 +128,26 @@ def _merge_parts(parts: list[_Part], char_h: float) -> list[_Part]:
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
     """Cluster characters into text lines by vertical overlap, top to bottom."""
     lines: list[list[_Part]] = []
+    bands: list[tuple[float, float]] = []  # running mean top and bottom of each line
     for p in sorted(parts, key=lambda p: (p.y0 + p.y1) / 2):
-        best, best_ov = None, 0.0
-        for line in lines:
-            ly0 = np.median([q.y0 for q in line])
-            ly1 = np.median([q.y1 for q in line])
+        best, best_ov = -1, 0.0
+        for k, (ly0, ly1) in enumerate(bands):
             ov = (min(p.y1, ly1) - max(p.y0, ly0)) / max(1.0, min(p.h, ly1 - ly0))
             if ov > best_ov:
-                best, best_ov = line, ov
-        if best is not None and best_ov >= 0.5:
-            best.append(p)
+                best, best_ov = k, ov
+        if best >= 0 and best_ov >= 0.5:
+            line = lines[best]
+            n = len(line)
+            ly0, ly1 = bands[best]
+            bands[best] = ((ly0 * n + p.y0) / (n + 1), (ly1 * n + p.y1) / (n + 1))
+            line.append(p)
         else:
             lines.append([p])
+            bands.append((float(p.y0), float(p.y1)))
     for line in lines:
         line.sort(key=lambda p: p.x0)
-    lines.sort(key=lambda line: np.median([(q.y0 + q.y1) / 2 for q in line]))
-    return lines
+    order = sorted(range(len(lines)), key=lambda k: bands[k][0] + bands[k][1])
+    return [lines[k] for k in order]
 
 
 def _split_wide(ink: np.ndarray, p: _Part, line_h: float) -> list[tuple[int, int]]:
@@ -158,15 +169,13 @@ def _split_wide(ink: np.ndarray, p: _Part, line_h: float) -> list[tuple[int, int
     return [(p.x0 + a, p.x0 + b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
 
 
-def _group_vertically(clean: np.ndarray, char_h: float) -> tuple[np.ndarray, list[_Part]]:
-    """Components after joining pieces stacked close above each other.
+def _group_parts(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[_Part]]:
+    """Components after joining pieces closer than ``kw`` across and ``kh`` down.
 
-    The mask is smeared vertically by a third of a character height before labelling,
-    which joins the segments of a seven-segment digit, a detached top bar and broken
-    strokes, but not characters of different lines or side by side.
+    The mask is smeared by a ``kw`` x ``kh`` rectangle before labelling; the labels are
+    then put back on the unsmeared ink.
     """
-    k = max(3, int(round(0.35 * char_h)))
-    smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
     n, glabels, _stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
     labels = np.where(clean > 0, glabels, 0).astype(np.int32)
     parts = []
@@ -191,6 +200,11 @@ def _group_vertically(clean: np.ndarray, char_h: float) -> tuple[np.ndarray, lis
     return labels, parts
 
 
+def _is_bar(p: _Part, min_area: int) -> bool:
+    """A filled, elongated rectangle: a seven-segment display's segment."""
+    return p.area >= min_area and p.area >= 0.55 * p.w * p.h and max(p.w, p.h) >= 2.2 * min(p.w, p.h)
+
+
 def segment(ink: np.ndarray) -> list[SegmentLine]:
     """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order."""
     H, W = ink.shape
@@ -201,12 +215,18 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     clean = remove_rulings(ink, char_h)
     _, parts = _components(clean)
     min_area = max(4, int(0.002 * char_h * char_h))
-    keep = np.zeros(len(parts) + 1, bool)
-    for i, p in enumerate(parts, start=1):
-        keep[i] = p.area >= min_area
-    if not keep.any():
+    if not any(p.area >= min_area for p in parts):
         return []
-    labels, parts = _group_vertically(clean, char_h)
+    # Join pieces stacked close above each other (a detached top bar, broken strokes) by
+    # a third of a character height; not characters of different lines or side by side.
+    # Seven-segment displays are made of separate bars: join those across small gaps too.
+    bars = [p for p in parts if _is_bar(p, min_area)]
+    solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
+    if len(bars) >= 3 and len(bars) >= 0.5 * len(solid):
+        bar_len = float(np.median([max(p.w, p.h) for p in bars]))
+        labels, parts = _group_parts(clean, int(round(0.3 * bar_len)), int(round(0.7 * bar_len)))
+    else:
+        labels, parts = _group_parts(clean, 1, max(3, int(round(0.35 * char_h))))
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
     parts = [
