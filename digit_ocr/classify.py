@@ -8,15 +8,19 @@ import numpy as np
 
 from .model import Model
 
+#: The class label of "not a digit" in models trained with negative examples.
+NOT_A_DIGIT = 10
+
 
 @dataclass(frozen=True)
 class Prediction:
-    """The model's vote for one candidate."""
+    """The model's vote for one candidate: the two likeliest digits and how likely it is no digit."""
 
     digit: str
     confidence: float
     runner_up: str
     runner_up_confidence: float
+    not_a_digit: float = 0.0
 
 
 def classify(model: Model, features: np.ndarray) -> list[Prediction]:
@@ -24,9 +28,21 @@ def classify(model: Model, features: np.ndarray) -> list[Prediction]:
     if len(features) == 0:
         return []
     proba = model.predict_proba(features)
-    order = np.argsort(-proba, axis=1)
+    classes = [int(c) for c in model.classes]
+    reject_col = classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in classes else None
+    digit_cols = [i for i, c in enumerate(classes) if c != NOT_A_DIGIT]
+    digits = proba[:, digit_cols]
+    order = np.argsort(-digits, axis=1)
     out = []
-    for row, idx in zip(proba, order):
+    for k, (row, idx) in enumerate(zip(digits, order)):
         a, b = int(idx[0]), int(idx[1])
-        out.append(Prediction(str(model.classes[a]), float(row[a]), str(model.classes[b]), float(row[b])))
+        out.append(
+            Prediction(
+                str(classes[digit_cols[a]]),
+                float(row[a]),
+                str(classes[digit_cols[b]]),
+                float(row[b]),
+                float(proba[k, reject_col]) if reject_col is not None else 0.0,
+            )
+        )
     return out

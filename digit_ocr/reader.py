@@ -89,7 +89,7 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
         pending_space = False
         for c in sline.items:
             p = next(preds)
-            if p.confidence < REJECT_BELOW:
+            if p.confidence < REJECT_BELOW or p.not_a_digit > p.confidence:
                 pending_space = pending_space or c.space_before
                 continue
             digits.append(

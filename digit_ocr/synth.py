@@ -62,7 +62,11 @@ _HERSHEY_FAMILIES: dict[str, tuple[int, ...]] = {
 #: Families never used for training by default, to measure accuracy on unseen fonts.
 HELDOUT_FAMILIES: tuple[str, ...] = ("ComputerModern",)
 
-SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey")
+SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey", "negatives")
+#: The label of the "not a digit" class (letters, symbols, blots, rule fragments).
+NOT_A_DIGIT = 10
+#: Glyphs that no reader should take for a digit: letters and symbols that resemble none.
+NEGATIVE_GLYPHS = "ACEFHKMNPRTUVWXYacefhkmnprtuvwxy%#@&?!$+=<>*"
 
 # Seven-segment lit segments per digit; a list holds the common variants.
 _SEGMENTS: dict[int, tuple[str, ...]] = {
@@ -163,7 +167,7 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, alpha: float, sigma: flo
     return cv2.remap(ink, xs + dx * scale, ys + dy * scale, cv2.INTER_LINEAR, borderValue=0)
 
 
-def _render_ttf(digit: int, path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
+def _render_ttf(digit: int | str, path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
     from PIL import Image, ImageDraw
 
     font = _ttf(path, int(size))
@@ -214,6 +218,39 @@ def render_font_digit(digit: int, font: Font, size: int, rng: np.random.Generato
         )
     ink = gray >= rng.uniform(80, 170)
     return normalize.crop(ink)
+
+
+def render_negative(rng: np.random.Generator) -> np.ndarray:
+    """Binary ink bitmap of something that is not a digit but may stand among digits.
+
+    Letters and symbols (units such as "kWh" or "LITRES" beside a meter reading), blots,
+    speckle, dashes and the corner of a frame.
+    """
+    kind = rng.random()
+    size = int(rng.integers(20, 65))
+    if kind < 0.55:
+        fams = [f for name, fs in font_files().items() if name not in HELDOUT_FAMILIES for f in fs]
+        ch = NEGATIVE_GLYPHS[int(rng.integers(len(NEGATIVE_GLYPHS)))]
+        gray = _render_ttf(ch, fams[int(rng.integers(len(fams)))], size, rng)
+        ink = gray >= rng.uniform(80, 170)
+    elif kind < 0.70:  # a blot
+        img = np.zeros((size, size), np.uint8)
+        axes = (int(rng.integers(size // 4, size // 2)), int(rng.integers(size // 4, size // 2)))
+        cv2.ellipse(img, (size // 2, size // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        ink = img > 0
+    elif kind < 0.85:  # speckle / texture
+        h, w = size, int(size * rng.uniform(0.5, 1.2))
+        ink = rng.random((h, w)) < rng.uniform(0.15, 0.5)
+        ink = cv2.dilate(ink.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0
+    else:  # a frame corner or a cross of rulings
+        img = np.zeros((size, size), np.uint8)
+        t = int(rng.integers(1, max(2, size // 10)))
+        y = int(rng.integers(0, size - t))
+        x = int(rng.integers(0, size - t))
+        img[y : y + t, :] = 1
+        img[:, x : x + t] = 1
+        ink = img > 0
+    return normalize.crop(ink.astype(np.uint8))
 
 
 def _hseg(x0: float, x1: float, y: float, t: float, style: int) -> np.ndarray:
@@ -362,14 +399,16 @@ def make_dataset(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
     rng = np.random.default_rng(seed)
-    fams = None if source == "sevenseg" else list(_pick_families(source, families).values())
+    fams = None if source in ("sevenseg", "negatives") else list(_pick_families(source, families).values())
     n = 10 * int(n_per_digit)
     x = np.empty((n, 64), np.float32)
     y = np.empty(n, np.int64)
     k = 0
     for _ in range(int(n_per_digit)):
         for d in range(10):
-            if fams is None:
+            if source == "negatives":
+                ink = render_negative(rng)
+            elif fams is None:
                 ink = render_sevenseg_digit(d, rng)
             else:
                 fam = fams[int(rng.integers(len(fams)))]
@@ -380,6 +419,6 @@ def make_dataset(
             if augment:
                 canvas = _augment(canvas, rng)
             x[k] = normalize.features_from_canvas(canvas)
-            y[k] = d
+            y[k] = NOT_A_DIGIT if source == "negatives" else d
             k += 1
     return x, y

@@ -22,11 +22,12 @@ FEATURE_MAP = "poly2"
 
 @dataclass
 class Source:
-    """One body of labelled training digits as 64-value features."""
+    """One body of labelled training digits as 64-value features (label 10: not a digit)."""
 
     name: str
     X: np.ndarray
     y: np.ndarray
+    weight: float = 1.0
 
 
 @dataclass
@@ -48,9 +49,67 @@ def load_digits_source() -> Source:
     return Source("load_digits", d.data.astype(np.float32), d.target.astype(np.int64))
 
 
+#: Synthetic sources of the default model: (name, samples per class, seed).
+SYNTH = (("fonts", 400, 11), ("hershey", 300, 12), ("sevenseg", 300, 13), ("negatives", 200, 14))
+#: load_digits is the only real handwriting: its samples weigh more than the synthetic ones.
+LOAD_DIGITS_WEIGHT = 3.0
+
+
+def synth_source(name: str, n_per_class: int, seed: int) -> Source:
+    """Rendered digits (fonts, Hershey strokes, seven-segment) or non-digits, augmented."""
+    from . import synth
+
+    X, y = synth.make_dataset(name, n_per_class, seed)
+    return Source(name, X, y)
+
+
 def default_sources() -> list[Source]:
-    """The sources of the default model."""
-    return [load_digits_source()]
+    """The sources of the default model: load_digits plus offline synthetic data."""
+    return build_sources(None, [], None)
+
+
+BUILTIN = ("load_digits",) + tuple(name for name, _n, _s in SYNTH)
+
+
+def build_sources(
+    names: list[str] | None,
+    folders: list[Path],
+    dataset: str | None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[Source]:
+    """The training sources a ``train`` command line asks for."""
+    from .errors import BadArgumentsError
+
+    wanted = list(names) if names else list(BUILTIN)
+    unknown = [n for n in wanted if n not in BUILTIN]
+    if unknown:
+        raise BadArgumentsError(f"unknown --source {', '.join(unknown)}", f"choose from {', '.join(BUILTIN)}")
+    sources: list[Source] = []
+    if "load_digits" in wanted:
+        ld = load_digits_source()
+        ld.weight = LOAD_DIGITS_WEIGHT
+        sources.append(ld)
+    sources += [synth_source(name, n, seed) for name, n, seed in SYNTH if name in wanted]
+    for folder in folders:
+        from .userdata import load_folder
+
+        X, y = load_folder(folder, log)
+        sources.append(Source(f"user:{Path(folder).name}", X, y, weight=LOAD_DIGITS_WEIGHT))
+    if dataset == "mnist":
+        from .userdata import mnist_features
+
+        X, y = mnist_features(log=log)
+        sources.append(Source("mnist", X, y))
+    return sources
+
+
+def format_confusion(result: TrainResult) -> str:
+    """The confusion matrix as text (rows: true class, columns: predicted; 10 = not a digit)."""
+    classes = [int(c) for c in result.model.classes]
+    head = "true\\pred " + " ".join(f"{c:5d}" for c in classes)
+    rows = [f"{c:9d} " + " ".join(f"{v:5d}" for v in row) for c, row in zip(classes, result.confusion)]
+    title = "confusion matrix (rows: true class, columns: predicted; 10 = not a digit)"
+    return "\n".join([title, head] + rows)
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -83,13 +142,14 @@ def train(
     parts_tr, parts_te = [], []
     for s in sources:
         Xtr, Xte, ytr, yte = train_test_split(s.X, s.y, test_size=TEST_SIZE, stratify=s.y, random_state=seed)
-        parts_tr.append((Xtr, ytr))
+        parts_tr.append((Xtr, ytr, np.full(len(ytr), s.weight, np.float32)))
         parts_te.append((s.name, Xte, yte))
-        log(f"{s.name}: {len(Xtr)} training, {len(Xte)} held-out digits")
+        log(f"{s.name}: {len(Xtr)} training, {len(Xte)} held-out samples")
     Xtr = np.vstack([p[0] for p in parts_tr])
     ytr = np.concatenate([p[1] for p in parts_tr])
+    wtr = np.concatenate([p[2] for p in parts_tr])
     clf = LogisticRegression(C=C, max_iter=3000, random_state=seed)
-    clf.fit(feature_map(Xtr, FEATURE_MAP), ytr)
+    clf.fit(feature_map(Xtr, FEATURE_MAP), ytr, sample_weight=wtr)
 
     Xte = np.vstack([p[1] for p in parts_te])
     yte = np.concatenate([p[2] for p in parts_te])
@@ -112,7 +172,7 @@ def train(
         "C": C,
         "seed": seed,
         "test_size": TEST_SIZE,
-        "training_data": {s.name: int(len(s.y)) for s in sources},
+        "training_data": {s.name: {"samples": int(len(s.y)), "weight": s.weight} for s in sources},
         "metrics": {"heldout_accuracy": accuracy, "per_source": per_source},
         "calibration": {"temperature": temperature},
         "versions": {
@@ -142,8 +202,8 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     im = ax.imshow(cm, cmap="Blues")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(cm.shape[1]))
+    ax.set_yticks(range(cm.shape[0]))
     ax.set_title(f"Held-out confusion matrix (accuracy {result.accuracy:.2%})")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
@@ -163,6 +223,8 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     plt.close(fig)
 
     Xte, yte, pred = result._test  # type: ignore[attr-defined]
+    digits = yte < 10
+    Xte, yte, pred = Xte[digits], yte[digits], pred[digits]
     rng = np.random.default_rng(0)
     wrong = np.nonzero(pred != yte)[0]
     right = np.nonzero(pred == yte)[0]
@@ -190,8 +252,8 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
         + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
         + "\n"
         + result.report
-        + "\nconfusion matrix (rows true, columns predicted)\n"
-        + "\n".join(" ".join(f"{v:4d}" for v in row) for row in result.confusion)
+        + "\n"
+        + format_confusion(result)
         + "\n",
         encoding="utf-8",
     )

@@ -50,7 +50,7 @@ def _version(value: bool) -> None:
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
     version: Annotated[
-        bool | None,  # noqa: UP007 - typer needs Optional on 3.9-style annotations
+        bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
@@ -60,20 +60,24 @@ def main(
 
 @app.command()
 def read(
-    images: Annotated[list[Path], typer.Argument(help="Image files to read.", show_default=False)],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files to read.", show_default=False, metavar="IMAGE")
+    ],
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="text: digits line by line; json: JSON Lines.")
     ] = (Format.text),
     engine: Annotated[Engine, typer.Option("--engine", "-e", help="Which reader to use.")] = Engine.auto,
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model file (default: the shipped one).")
-    ] = (  # noqa: UP007
-        None
-    ),
+        Path | None,
+        typer.Option("--model", "-m", metavar="PATH", help="Model file (default: the shipped one)."),
+    ] = None,
     annotate: Annotated[
-        Path | None,  # noqa: UP007
+        Path | None,
         typer.Option(
-            "--annotate", "-a", help="Write a copy with the digits boxed (a folder with several images)."
+            "--annotate",
+            "-a",
+            metavar="PATH",
+            help="Write a copy with the digits boxed (a folder with several images).",
         ),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds Tesseract may take per image.")] = 10.0,
@@ -118,15 +122,47 @@ def read(
     raise typer.Exit(int(worst))
 
 
+class Dataset(str, Enum):
+    mnist = "mnist"
+
+
 @app.command()
 def train(
     output: Annotated[
-        Path | None,  # noqa: UP007
-        typer.Option("--output", "-o", help="Where to save the model (default: the shipped model file)."),
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to save the model (default: the shipped model file).",
+        ),
     ] = None,
     report: Annotated[
-        Path, typer.Option("--report", help="Folder for the evaluation report and pictures.")
+        Path, typer.Option("--report", metavar="DIR", help="Folder for the evaluation report and pictures.")
     ] = Path("report"),
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            "-s",
+            metavar="NAME",
+            help="Built-in sources to use (repeatable): load_digits, fonts, hershey, sevenseg, negatives. "
+            "Default: all.",
+        ),
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            metavar="DIR",
+            help="Your labelled folder: subfolders 0..9 of crops and/or labels.csv.",
+        ),
+    ] = None,
+    dataset: Annotated[
+        Dataset | None,
+        typer.Option("--dataset", help="Also train on a public data set (fetched once, then cached)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
 ) -> None:
     """Rebuild the model, evaluate it on held-out digits, and save it."""
@@ -136,20 +172,51 @@ def train(
     msgs = Messages()
     target = output or default_model_path()
     msgs.info("training: building data sets ...")
-    result = training.train(seed=seed, log=msgs.info)
+    sources = training.build_sources(source, data or [], dataset.value if dataset else None, log=msgs.info)
+    result = training.train(sources, seed=seed, log=msgs.info)
     print(f"held-out accuracy: {result.accuracy:.4f}")
     for name, acc in result.per_source.items():
         print(f"  {name}: {acc:.4f}")
     print()
     print(result.report)
-    print("confusion matrix (rows: true digit, columns: predicted)")
-    print("     " + " ".join(f"{c:4d}" for c in range(10)))
-    for i, row in enumerate(result.confusion):
-        print(f"{i:4d} " + " ".join(f"{v:4d}" for v in row))
+    print(training.format_confusion(result))
     files = training.write_report(result, report)
     result.model.save(target)
     msgs.info(f"report: {', '.join(str(f) for f in files)}")
     msgs.info(f"model saved: {target}")
+
+
+@app.command(name="eval")
+def eval_(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder of images with labels.csv (file,kind,label).", metavar="DIR")
+    ],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: tables; json: one JSON document.")] = (
+        Format.text
+    ),
+    engine: Annotated[Engine, typer.Option("--engine", "-e", help="Which reader to use.")] = Engine.auto,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", metavar="PATH", help="Model file (default: the shipped one)."),
+    ] = None,
+    worst: Annotated[int, typer.Option("--worst", help="How many of the worst cases to list.")] = 5,
+) -> None:
+    """Measure exact-match and character accuracy on a labelled folder, per kind and overall."""
+    import json
+
+    from ..evaluate import evaluate
+
+    report = evaluate(folder, engine=engine.value, model=model)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(report.to_dict(worst=worst), ensure_ascii=False, indent=1) + "\n")
+    else:
+        table = report.format_table(worst=worst)
+        if isinstance(table, str):
+            sys.stdout.write(table + "\n")
+        else:
+            from rich.console import Console
+
+            Console(file=sys.stdout, soft_wrap=True).print(table)
 
 
 def run(argv: list[str] | None = None) -> None:
