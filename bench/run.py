@@ -41,7 +41,7 @@ from rich.table import Table  # noqa: E402
 from digit_ocr.errors import DigitOcrError  # noqa: E402
 from digit_ocr.evaluate import EvalReport, char_accuracy, evaluate, squash  # noqa: E402
 
-SECTIONS = ("heldout", "opencv_sheet", "photos", "coldstart")
+SECTIONS = ("heldout", "normalize", "unseen_fonts", "opencv_sheet", "photos", "coldstart")
 DIGITS = "0123456789"
 TESS_DIGITS = ["--psm", "6", "-c", f"tessedit_char_whitelist={DIGITS}"]
 SHEET = Path("opencv_digits") / "digits.png"
@@ -619,8 +619,77 @@ def section_coldstart(ctx: Context) -> dict[str, Any]:
     }
 
 
+def section_normalize(ctx: Context) -> dict[str, Any]:
+    """What each normalization step is worth: the shipped model on the sheet's cells, a step left out."""
+    import digit_ocr.normalize as norm
+    from digit_ocr.model import load_model
+
+    sheet = data_path(ctx, SHEET)
+    if isinstance(sheet, str):
+        return {"skipped": sheet}
+    cells, labels = load_sheet(sheet)
+    pick = stratified(labels, 2000 if not ctx.args.quick else 500, np.random.default_rng(ctx.args.seed))
+    model = load_model()
+
+    def accuracy(make: Callable[[np.ndarray], np.ndarray]) -> float:
+        X = np.stack([make(cells[i] > 100) for i in pick])
+        return float((model.predict_proba(X)[:, :10].argmax(axis=1) == labels[pick]).mean())
+
+    def no_stroke(ink: np.ndarray) -> np.ndarray:
+        return norm.reduce(norm.canvas_of(ink))
+
+    def keep_aspect_never(ink: np.ndarray) -> np.ndarray:
+        old = norm.NARROW
+        norm.NARROW = 0.0
+        try:
+            return norm.features(ink)
+        finally:
+            norm.NARROW = old
+
+    variants = {
+        "all steps (shipped)": norm.features,
+        "without de-slant": lambda ink: norm.features(ink, slant=False),
+        "without stroke-width normalization": no_stroke,
+        "stretch a bare '1' too": keep_aspect_never,
+    }
+    table = new_table(
+        f"normalize — {len(pick)} sheet cells, classifier only", ["variant", "accuracy", "change"]
+    )
+    results = {name: accuracy(fn) for name, fn in variants.items()}
+    base = results["all steps (shipped)"]
+    for name, acc in results.items():
+        table.add_row(name, pct(acc), f"{(acc - base) * 100:+.1f} pts")
+    ctx.console.print(table)
+    return {"cells": len(pick), "accuracy": results}
+
+
+def section_unseen_fonts(ctx: Context) -> dict[str, Any]:
+    """Printed digits in font families the model never saw (held out of training), classifier only."""
+    from digit_ocr import synth
+    from digit_ocr.model import load_model
+
+    model = load_model()
+    n = 50 if ctx.args.quick else 200
+    out: dict[str, Any] = {}
+    table = new_table(
+        f"unseen_fonts — {n * 10} digits per family, held out of training", ["family", "clean", "augmented"]
+    )
+    for fam in synth.HELDOUT_FAMILIES:
+        row = []
+        for aug in (False, True):
+            X, y = synth.make_dataset("fonts", n, seed=1000 + ctx.args.seed, families=[fam], augment=aug)
+            acc = float((model.predict_proba(X)[:, :10].argmax(axis=1) == y).mean())
+            out[f"{fam}{' augmented' if aug else ''}"] = acc
+            row.append(pct(acc))
+        table.add_row(fam, *row)
+    ctx.console.print(table)
+    return out
+
+
 RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "heldout": section_heldout,
+    "normalize": section_normalize,
+    "unseen_fonts": section_unseen_fonts,
     "opencv_sheet": section_opencv_sheet,
     "photos": section_photos,
     "coldstart": section_coldstart,
