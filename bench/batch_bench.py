@@ -1,0 +1,267 @@
+"""Throughput and memory of ``digit-ocr batch`` on a folder of photo-like JPEGs it draws itself.
+
+Usage::
+
+    python bench/batch_bench.py [--n 1000] [--quick] [--skip-rss] [--keep DIR]
+
+Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder):
+
+* the floor: decoding every image with ``cv2.imread`` in one process;
+* ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
+  whole command, start-up included);
+* ``tesseract IMG stdout --psm 6`` per image, on a subset of 50, extrapolated to N;
+* peak RSS of a 100-image batch and of a 10 x N-image one (the N files linked into ten
+  sub-folders, read with ``--recursive``): flat memory means the two peaks are close.
+
+``--quick``: N = 200, so the large batch has 2,000 images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+W, H = 1152, 864  # ~1.0 MP
+FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
+TESSERACT_SUBSET = 50
+
+
+def photo(i: int) -> np.ndarray:
+    """Image ``i``: a lit, noisy, slightly blurred scene with a panel of digits and clutter."""
+    rng = np.random.default_rng(1000 + i)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    base = rng.uniform(120, 200)
+    light = base + rng.uniform(-50, 50) * (xx / W) + rng.uniform(-40, 40) * (yy / H)
+    tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    img = np.clip(np.repeat(light[:, :, None], 3, axis=2) * tint, 0, 255).astype(np.uint8)
+    for _ in range(rng.integers(3, 8)):  # clutter: shapes and lines
+        c = tuple(float(v) for v in rng.uniform(0, 255, 3))
+        p1 = (int(rng.integers(0, W)), int(rng.integers(0, H)))
+        p2 = (int(rng.integers(0, W)), int(rng.integers(0, H)))
+        if rng.random() < 0.5:
+            cv2.rectangle(img, p1, p2, c, int(rng.integers(2, 10)))
+        else:
+            cv2.line(img, p1, p2, c, int(rng.integers(1, 6)))
+    # a bright panel holding one or two lines of digits
+    pw, ph = int(rng.integers(500, 800)), int(rng.integers(160, 300))
+    x0, y0 = int(rng.integers(20, W - pw - 20)), int(rng.integers(20, H - ph - 20))
+    cv2.rectangle(img, (x0, y0), (x0 + pw, y0 + ph), (235, 235, 235), -1)
+    font = FONTS[int(rng.integers(0, len(FONTS)))]
+    lines = 1 if ph < 230 else 2
+    for k in range(lines):
+        text = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(3, 9))))
+        scale = (ph / lines) / (40 if font != cv2.FONT_HERSHEY_PLAIN else 18) * rng.uniform(0.7, 0.9)
+        thick = max(2, int(scale * 2))
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+        if tw > pw - 20:
+            scale *= (pw - 20) / tw
+            thick = max(2, int(scale * 2))
+            (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+        org = (x0 + 10, y0 + int((k + 1) * ph / lines - (ph / lines - th) / 2))
+        ink = tuple(float(v) for v in rng.uniform(0, 60, 3))
+        cv2.putText(img, text, org, font, scale, ink, thick, cv2.LINE_AA)
+    angle = float(rng.uniform(-4, 4))
+    m = cv2.getRotationMatrix2D((W / 2, H / 2), angle, 1.0)
+    img = cv2.warpAffine(img, m, (W, H), borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 1.5))).astype(np.float32)
+    img += rng.normal(0, rng.uniform(3, 9), img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_folder(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = folder / f"photo_{i:05d}.jpg"
+        if not p.exists():
+            cv2.imwrite(str(p), photo(i), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        paths.append(p)
+    return paths
+
+
+def cli() -> list[str]:
+    """``python -m digit_ocr``, or a stand-in that imports the batch command while main.py does not."""
+    if "batch_cmd" in (REPO / "digit_ocr" / "cli" / "main.py").read_text(encoding="utf-8"):
+        return [sys.executable, "-m", "digit_ocr"]
+    return [sys.executable, "-c", "import digit_ocr.cli.batch_cmd; from digit_ocr.cli.main import run; run()"]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    e.pop("DASK_SCHEDULER_ADDRESS", None)
+    return e
+
+
+class RssSampler:
+    """Peak RSS of a process and of its whole tree (with psutil; else the largest process, at exit)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.main_peak, self.tree_peak = pid, 0, 0
+        self._stop = threading.Event()
+        try:
+            import psutil
+
+            self._psutil = psutil
+        except ImportError:
+            self._psutil = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if self._psutil is None:
+            return
+        try:
+            proc = self._psutil.Process(self.pid)
+        except self._psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                main = proc.memory_info().rss
+                tree = main
+                for child in proc.children(recursive=True):
+                    with contextlib.suppress(self._psutil.Error):
+                        tree += child.memory_info().rss
+            except self._psutil.Error:
+                break
+            self.main_peak, self.tree_peak = max(self.main_peak, main), max(self.tree_peak, tree)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, int, int, int]:
+    """Wall seconds, exit code, peak RSS of the main process and of the tree (bytes)."""
+    if out.exists():
+        out.unlink()
+    cmd = [*cli(), "batch", str(folder), "-o", str(out), "--engine", "model", "--jobs", str(jobs), *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sampler = RssSampler(proc.pid)
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - t0
+    sampler.stop()
+    if proc.returncode not in (0, 123):
+        sys.stderr.write(err)
+        raise SystemExit(f"batch failed with exit {proc.returncode}")
+    if not sampler.main_peak:  # no psutil: the largest finished child process, in KiB on Linux
+        sampler.main_peak = sampler.tree_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak
+
+
+def decode_floor(paths: list[Path]) -> float:
+    t0 = time.perf_counter()
+    for p in paths:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        assert img is not None
+    return time.perf_counter() - t0
+
+
+def tesseract_time(paths: list[Path]) -> float | None:
+    exe = shutil.which("tesseract")
+    if exe is None:
+        return None
+    t0 = time.perf_counter()
+    for p in paths:
+        subprocess.run([exe, str(p), "stdout", "--psm", "6"], capture_output=True, check=False, timeout=120)
+    return time.perf_counter() - t0
+
+
+def mb(n: int) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="bench/batch_bench.py")
+    ap.add_argument("--n", type=int, help="images to draw (default 1000, --quick 200)")
+    ap.add_argument("--quick", action="store_true", help="N = 200 (the RSS run reads 2,000 images)")
+    ap.add_argument("--skip-rss", action="store_true", help="skip the 100 vs 10 x N image memory runs")
+    ap.add_argument("--keep", metavar="DIR", help="draw the images into DIR and keep them (reused next time)")
+    args = ap.parse_args(argv)
+    n = args.n or (200 if args.quick else 1000)
+    tmp = Path(tempfile.mkdtemp(prefix="digit-ocr-batch-bench-"))
+    try:
+        folder = Path(args.keep) if args.keep else tmp / "photos"
+        t0 = time.perf_counter()
+        paths = make_folder(folder, n)
+        print(f"{n} images of {W}x{H} in {folder} (drawn in {time.perf_counter() - t0:.1f}s); "
+              f"{os.cpu_count()} CPUs", flush=True)
+        rows: list[tuple[str, float, str]] = []
+        floor = decode_floor(paths)
+        rows.append(("cv2.imread only (floor, 1 process)", n / floor, ""))
+        print(f"decode floor: {n / floor:.1f} images/s", flush=True)
+        results = {}
+        for jobs in (1, 2):
+            secs, code, _, _ = run_batch(folder, tmp / f"out{jobs}.csv", jobs)
+            results[jobs] = n / secs
+            rows.append((f"digit-ocr batch --engine model --jobs {jobs}", n / secs, f"exit {code}"))
+            print(f"batch --jobs {jobs}: {n / secs:.1f} images/s", flush=True)
+        sub = paths[:TESSERACT_SUBSET]
+        tess = tesseract_time(sub)
+        if tess is not None:
+            per = tess / len(sub)
+            rows.append((
+                "tesseract IMG stdout --psm 6 (1 process)",
+                1 / per,
+                f"{len(sub)} images timed, {n} extrapolated: {per * n:.0f}s",
+            ))
+            print(f"tesseract: {1 / per:.2f} images/s on {len(sub)} images", flush=True)
+        print()
+        print(f"{'what':48} {'images/s':>9} {'vs floor':>9} {'vs jobs 1':>9}  note")
+        for what, rate, note in rows:
+            print(f"{what:48} {rate:9.1f} {rate / (n / floor):9.3f} {rate / results[1]:9.2f}  {note}")
+        if not args.skip_rss:
+            print()
+            small = tmp / "small"
+            small.mkdir()
+            for p in paths[:100]:
+                (small / p.name).symlink_to(p.resolve())
+            big = tmp / "big"
+            for k in range(10):
+                d = big / f"part{k}"
+                d.mkdir(parents=True)
+                for p in paths:
+                    (d / p.name).symlink_to(p.resolve())
+            rss = []
+            for name, where, count in (("100 images", small, 100), (f"{10 * n:,} images", big, 10 * n)):
+                out = tmp / f"{where.name}.jsonl"
+                secs, code, main_peak, tree_peak = run_batch(where, out, 2, "--recursive")
+                rss.append((name, count, secs, main_peak, tree_peak))
+                print(f"RSS run {name}: {secs:.1f}s", flush=True)
+            head = f"{'batch --jobs 2 --recursive':28} {'images/s':>9} {'peak RSS main':>14} {'tree':>14}"
+            print(head)
+            for name, count, secs, main_peak, tree_peak in rss:
+                print(f"{name:28} {count / secs:9.1f} {mb(main_peak):>14} {mb(tree_peak):>14}")
+            print(f"ratio large/small: main {rss[1][3] / rss[0][3]:.2f}x, tree {rss[1][4] / rss[0][4]:.2f}x "
+                  f"for {10 * n / 100:.0f}x the images")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,501 @@
+"""Tests of ``digit-ocr batch`` on folders of images the tests draw themselves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from digit_ocr.batch import (
+    COLUMNS,
+    PDF_HINT,
+    BatchReport,
+    Job,
+    ReadOptions,
+    ResultWriter,
+    iter_files,
+    process_job,
+    scan_output,
+)
+from digit_ocr.errors import ExitCode, UnreadableInputError
+from digit_ocr.reader import LOW_CONFIDENCE, read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: Texts the shipped model reads right (leading zeros included).
+TEXTS = ["0042", "0244", "3000", "5555", "867"]
+
+
+def _render(lines: list[str], width: int = 520) -> np.ndarray:
+    img = np.full((90 * len(lines) + 40, width, 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(img, text, (30, 90 + 90 * i), FONT, 2.2, (0, 0, 0), 5, cv2.LINE_AA)
+    return img
+
+
+def _write(path: Path, img: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    return env
+
+
+def _cli() -> list[str]:
+    """``python -m digit_ocr``; before main.py imports the batch command, a stand-in that imports it."""
+    if "batch_cmd" in (ROOT / "digit_ocr" / "cli" / "main.py").read_text(encoding="utf-8"):
+        return [sys.executable, "-m", "digit_ocr"]
+    code = "import digit_ocr.cli.batch_cmd; from digit_ocr.cli.main import run; run()"
+    return [sys.executable, "-c", code]
+
+
+def batch(*args: Any, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_cli(), "batch", *map(str, args)], capture_output=True, text=True, env=_env(), timeout=timeout
+    )
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a CSV or JSONL output, all values as the file holds them."""
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return list(csv.DictReader(f))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without timings, sorted by (path, page)."""
+    out = []
+    for r in records:
+        r = dict(r)
+        if isinstance(r.get("reading"), dict):
+            r["reading"] = {k: v for k, v in r["reading"].items() if k != "timing_ms"}
+        out.append(r)
+    return sorted(out, key=lambda r: (r["path"], str(r["page"] or "")))
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> Path:
+    folder = tmp_path / "scans"
+    for i, text in enumerate(TEXTS):
+        _write(folder / f"img{i}.png", _render([text]))
+    _write(folder / "blank.png", np.full((120, 400), 255, np.uint8))
+    _write(folder / "photo.jpg", _render(["3000"]))
+    return folder
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_csv_output(scans: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+    proc = batch(scans, "-o", out, "--engine", "model", "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "7 images" in proc.stderr and "0 failed" in proc.stderr
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfpath,page,text,")
+    assert raw.endswith(b"\r\n")
+    rows = read_records(out)
+    names = [f"img{i}.png" for i in range(len(TEXTS))]
+    assert [r["path"] for r in rows] == ["blank.png", *names, "photo.jpg"]
+    assert list(rows[0]) == list(COLUMNS)
+    by_path = {r["path"]: r for r in rows}
+    for i, text in enumerate(TEXTS):
+        row = by_path[f"img{i}.png"]
+        expected = read_image(scans / f"img{i}.png", engine="model")
+        assert row["text"] == expected.text == text  # leading zeros kept
+        assert row["status"] == "ok" and row["page"] == "" and row["error"] == ""
+        assert int(row["digits"]) == len(text)
+        assert row["engines"] == "model"
+        assert 0 < float(row["min_confidence"]) <= float(row["mean_confidence"]) <= 1
+    assert by_path["blank.png"]["status"] == "no_digits"
+    assert by_path["blank.png"]["digits"] == "0" and by_path["blank.png"]["mean_confidence"] == ""
+    # the text column is quoted, numbers are not
+    assert b'"img0.png",,"0042",4,' in raw
+
+
+def test_jsonl_output_carries_the_reading(scans: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    proc = batch(scans, "-o", out, "--engine", "model", "-j", "2")
+    assert proc.returncode == 0, proc.stderr
+    recs = read_records(out)
+    assert len(recs) == 7
+    by_path = {r["path"]: r for r in recs}
+    rec = by_path["img1.png"]
+    assert rec["text"] == "0244" and rec["status"] == "ok" and rec["page"] is None and rec["error"] is None
+    detail = rec["reading"]
+    assert detail["path"] == "img1.png" and detail["text"] == "0244" and detail["digit_count"] == 4
+    assert [d["digit"] for d in detail["lines"][0]["digits"]] == list("0244")
+    assert by_path["blank.png"]["status"] == "no_digits" and by_path["blank.png"]["reading"]["lines"] == []
+
+
+def test_format_option_and_refusals(scans: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.txt"
+    assert batch(scans, "-o", out).returncode == ExitCode.BAD_ARGS  # format unknown from the extension
+    proc = batch(scans, "-o", out, "--format", "jsonl", "--engine", "model", "-j", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert len(out.read_text().splitlines()) == 7
+    again = batch(scans, "-o", out, "--format", "jsonl", "--engine", "model")
+    assert again.returncode == ExitCode.BAD_ARGS and "--resume" in again.stderr
+    assert len(out.read_text().splitlines()) == 7  # untouched
+    proc = batch(scans, "-o", out, "--format", "jsonl", "--engine", "model", "-j", "1", "--overwrite")
+    assert proc.returncode == 0 and len(out.read_text().splitlines()) == 7
+    assert batch(tmp_path / "nowhere", "-o", tmp_path / "x.csv").returncode == ExitCode.BAD_ARGS
+    assert batch(scans, "-o", tmp_path / "x.csv", "--jobs", "0").returncode == ExitCode.BAD_ARGS
+
+
+def test_bad_files_are_recorded_and_fail_the_batch(scans: Path, tmp_path: Path) -> None:
+    good = (scans / "img0.png").read_bytes()
+    (scans / "corrupt.png").write_bytes(good[: len(good) // 3])
+    (scans / "empty.png").write_bytes(b"")
+    (scans / "notes.jpg").write_text("these are not pixels\n")
+    out = tmp_path / "results.csv"
+    proc = batch(scans, "-o", out, "--engine", "model", "-j", "2")
+    assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
+    assert "3 failed" in proc.stderr
+    assert "WARN" not in proc.stderr  # OpenCV's own chatter is silenced
+    by_path = {r["path"]: r for r in read_records(out)}
+    assert len(by_path) == 10
+    for name in ("corrupt.png", "empty.png", "notes.jpg"):
+        assert by_path[name]["status"] == "error" and by_path[name]["error"], name
+        assert name not in by_path[name]["error"]  # the record names the file; the message need not
+    assert "empty" in by_path["empty.png"]["error"]
+    assert sum(r["status"] == "ok" for r in by_path.values()) == 6
+
+
+def test_walk_order_recursive_glob_hidden(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    names = ["b.png", "a.PNG", "sub/c.png", "sub/deeper/d.tif", ".hidden.png", "z/.x/e.png", "notes.txt"]
+    names.append("f.pdf")
+    for rel in names:
+        p = folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    flat = [rel for rel, _, _ in iter_files(folder)]
+    assert flat == ["a.PNG", "b.png", "f.pdf"]
+    deep = [rel for rel, _, _ in iter_files(folder, recursive=True)]
+    assert deep == ["a.PNG", "b.png", "f.pdf", "sub/c.png", "sub/deeper/d.tif"]
+    assert [rel for rel, _, _ in iter_files(folder, recursive=True, globs=["*.tif"])] == ["sub/deeper/d.tif"]
+    assert [rel for rel, _, _ in iter_files(folder, recursive=True, globs=["sub/*"])] == [
+        "sub/c.png",
+        "sub/deeper/d.tif",
+    ]
+    assert [rel for rel, _, _ in iter_files(folder, recursive=True, exclude=[folder / "sub"])] == [
+        "a.PNG",
+        "b.png",
+        "f.pdf",
+    ]
+
+
+# --------------------------------------------------------------------------- resume and interruption
+
+
+@pytest.mark.parametrize("ext", ["csv", "jsonl"])
+def test_resume_after_a_partial_last_record(scans: Path, tmp_path: Path, ext: str) -> None:
+    full = tmp_path / f"full.{ext}"
+    assert batch(scans, "-o", full, "--engine", "model", "-j", "1").returncode == 0
+    data = full.read_bytes()
+    term = b"\r\n" if ext == "csv" else b"\n"
+    ends = [i + len(term) for i in range(len(data)) if data.startswith(term, i)]
+    cut = ends[3] + (ends[4] - ends[3]) // 2  # three or four whole records, then half of the next
+    part = tmp_path / f"part.{ext}"
+    part.write_bytes(data[:cut])
+    before = scan_output(part, ext)
+    assert before.dropped_bytes > 0 and len(before.keys) == (3 if ext == "csv" else 4)
+    proc = batch(scans, "-o", part, "--engine", "model", "-j", "2", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "partly written" in proc.stderr
+    assert comparable(read_records(part)) == comparable(read_records(full))
+    # resuming a complete output reads nothing and changes nothing
+    size = part.stat().st_size
+    proc = batch(scans, "-o", part, "--engine", "model", "--resume")
+    assert proc.returncode == 0 and part.stat().st_size == size
+    assert "7 already done" in proc.stderr
+
+
+def test_resume_refuses_a_damaged_or_foreign_file(scans: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"path":"a.png","page":null,"status":"ok"}\nnot json\n{"path":"b.png","status":"ok"}\n')
+    proc = batch(scans, "-o", out, "--resume")
+    assert proc.returncode == ExitCode.UNREADABLE_INPUT and "record 2" in proc.stderr
+    other = tmp_path / "r.csv"
+    other.write_bytes(b"a,b\r\n1,2\r\n")
+    assert batch(scans, "-o", other, "--resume").returncode == ExitCode.UNREADABLE_INPUT
+    assert other.read_bytes() == b"a,b\r\n1,2\r\n"
+
+
+def _photo_folder(folder: Path, n: int) -> None:
+    """``n`` large images with many digits (slow enough to be interrupted mid-way)."""
+    rng = np.random.default_rng(7)
+    for i in range(n):
+        img = np.full((900, 1200), 255, np.uint8)
+        for j in range(6):
+            text = "".join(str(d) for d in rng.integers(0, 10, 10))
+            cv2.putText(img, text, (40, 120 + 130 * j), FONT, 2.6, 0, 6, cv2.LINE_AA)
+        _write(folder / f"p{i:02d}.png", img)
+
+
+def _wait_for_records(path: Path, n: int, proc: subprocess.Popen[bytes], limit: float = 120) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit and proc.poll() is None:
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.01)
+
+
+def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    _photo_folder(folder, 40)
+    ref = tmp_path / "ref.jsonl"
+    assert batch(folder, "-o", ref, "--engine", "model", "-j", "2").returncode == 0
+    out = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen(
+        [*_cli(), "batch", str(folder), "-o", str(out), "--engine", "model", "--jobs", "1"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_records(out, 2, proc)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done = len(scan_output(out, "jsonl").keys)
+    assert 2 <= done < 40, "the run was not interrupted mid-way"
+    resumed = batch(folder, "-o", out, "--engine", "model", "-j", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{done} already done" in resumed.stderr
+    assert comparable(read_records(out)) == comparable(read_records(ref))
+
+
+def test_interrupt_stops_cleanly_with_130(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    _photo_folder(folder, 30)
+    out = tmp_path / "r.csv"
+    proc = subprocess.Popen(
+        [*_cli(), "batch", str(folder), "-o", str(out), "--engine", "model", "--jobs", "2"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_records(out, 3, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "interrupted" in err
+    found = scan_output(out, "csv")
+    assert found.dropped_bytes == 0 and 1 <= len(found.keys) < 30
+    proc2 = batch(folder, "-o", out, "--engine", "model", "--resume", "-j", "2")
+    assert proc2.returncode == 0, proc2.stderr
+    assert sorted(r["path"] for r in read_records(out)) == [f"p{i:02d}.png" for i in range(30)]
+
+
+def test_writer_fsyncs_and_tolerates_a_cut_header(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    out.write_bytes(b"\xef\xbb\xbfpath,pa")  # killed while writing the header
+    with ResultWriter(out, "csv", resume=True, fsync_records=1) as w:
+        assert w.done == set() and w.dropped_bytes == len(b"\xef\xbb\xbfpath,pa")
+        w.write({"path": "a.png", "page": None, "text": "0\n1", "digits": 2, "status": "ok", "error": None})
+    text = out.read_text(encoding="utf-8-sig")
+    assert text.startswith("path,page,") and '"a.png",,"0\n1",2,' in text
+    assert scan_output(out, "csv").keys == {("a.png", None)}
+
+
+# --------------------------------------------------------------------------- pages, review, report
+
+
+def test_multipage_tiff_gives_one_record_per_page(tmp_path: Path) -> None:
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    pages = [cv2.cvtColor(_render([t]), cv2.COLOR_BGR2GRAY) for t in ("0042", "3000", "5555")]
+    assert cv2.imwritemulti(str(folder / "doc.tif"), pages)
+    _write(folder / "single.tiff", _render(["0244"]))
+    out = tmp_path / "r.csv"
+    proc = batch(folder, "-o", out, "--engine", "model", "-j", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = read_records(out)
+    assert [(r["path"], r["page"], r["text"]) for r in rows] == [
+        ("doc.tif", "1", "0042"),
+        ("doc.tif", "2", "3000"),
+        ("doc.tif", "3", "5555"),
+        ("single.tiff", "", "0244"),
+    ]
+    # resuming with page 2 missing reads page 2 only
+    lines = out.read_bytes().split(b"\r\n")
+    out.write_bytes(b"\r\n".join(lines[:2] + lines[3:]))
+    proc = batch(folder, "-o", out, "--engine", "model", "--resume", "-j", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted((r["path"], r["page"]) for r in read_records(out)) == [
+        ("doc.tif", "1"), ("doc.tif", "2"), ("doc.tif", "3"), ("single.tiff", ""),
+    ]
+
+
+def _make_pdf(path: Path, texts: list[str]) -> None:
+    pdfium = pytest.importorskip("pypdfium2")
+    doc = pdfium.PdfDocument.new()
+    for text in texts:
+        img = _render([text])
+        page = doc.new_page(img.shape[1] * 72 / 150, img.shape[0] * 72 / 150)  # 150 dpi
+        image = pdfium.PdfImage.new(doc)
+        ok, jpeg = cv2.imencode(".jpg", img)
+        image.load_jpeg(io.BytesIO(jpeg.tobytes()))
+        image.set_matrix(pdfium.PdfMatrix().scale(page.get_width(), page.get_height()))
+        page.insert_obj(image)
+        page.gen_content()
+    doc.save(str(path))
+
+
+def test_pdf_pages(tmp_path: Path) -> None:
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    _make_pdf(folder / "two.pdf", ["0042", "3000"])
+    _make_pdf(folder / "one.pdf", ["5555"])
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 nothing else")
+    out = tmp_path / "r.jsonl"
+    proc = batch(folder, "-o", out, "--engine", "model", "-j", "1")
+    assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
+    recs = [(r["path"], r["page"], r["text"], r["status"]) for r in read_records(out)]
+    assert recs[0][:2] == ("broken.pdf", None) and recs[0][3] == "error"
+    assert recs[1:] == [
+        ("one.pdf", None, "5555", "ok"),
+        ("two.pdf", 1, "0042", "ok"),
+        ("two.pdf", 2, "3000", "ok"),
+    ]
+
+
+def test_pdf_without_the_extra_is_a_recorded_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)  # import now fails
+    recs = process_job(Job("a.pdf", str(pdf)), ReadOptions(engine="model"))
+    assert len(recs) == 1 and recs[0]["status"] == "error" and PDF_HINT in recs[0]["error"]
+
+
+def test_review_writes_crops_and_a_labels_stub(scans: Path, tmp_path: Path) -> None:
+    review = tmp_path / "review"
+    out = tmp_path / "r.csv"
+    proc = batch(scans, "-o", out, "--engine", "model", "-j", "2", "--review", review)
+    assert proc.returncode == 0, proc.stderr
+    with open(review / "labels.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and list(rows[0]) == ["file", "label"]
+    labels = {r["file"]: r["label"] for r in rows}
+    assert labels["blank.png.png"] == ""  # the whole image, label to fill in
+    crops = {name: label for name, label in labels.items() if ".d" in name}
+    expected = {
+        f"img{i}.png.d{j}.png": d.digit
+        for i in range(len(TEXTS))
+        for j, d in enumerate(read_image(scans / f"img{i}.png", engine="model").digits, 1)
+        if d.confidence < LOW_CONFIDENCE
+    }
+    assert expected and crops == expected  # "867" has an uncertain 8
+    for name in labels:
+        img = cv2.imread(str(review / name), cv2.IMREAD_UNCHANGED)
+        assert img is not None and img.size > 0, name
+    assert cv2.imread(str(review / "blank.png.png")).shape[:2] == (120, 400)
+    # resuming (or running again into the same folder) does not list a file twice
+    proc = batch(scans, "-o", out, "--engine", "model", "--overwrite", "--review", review)
+    with open(review / "labels.csv", newline="", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+
+
+def test_report_exit_codes_and_summary() -> None:
+    report = BatchReport()
+    report.add({"status": "ok", "digits": 3, "reading": {"lines": [{"digits": [{"confidence": 0.3}] * 3}]}})
+    report.add({"status": "no_digits", "digits": 0, "reading": {"lines": []}})
+    report.files = 2
+    assert report.exit_code == ExitCode.OK
+    assert report.digits == 3 and report.low_confidence == 3 and report.records == 2
+    assert "2 images in 2 files: 1 read, 1 without digits, 0 failed" in report.summary()
+    report.add({"status": "error", "error": "x"})
+    assert report.exit_code == ExitCode.SOME_FILES_FAILED and report.failed == 1
+    report.interrupted = True
+    assert report.exit_code == ExitCode.INTERRUPTED and report.summary().startswith("interrupted")
+
+
+def test_scan_output_rejects_unknown_statuses(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"path":"a.png","page":null,"status":"maybe"}\n')
+    with pytest.raises(UnreadableInputError):
+        scan_output(out, "jsonl")
+
+
+# --------------------------------------------------------------------------- dask
+
+
+def _dask_available() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    not _dask_available() and os.environ.get("CI") != "true", reason="dask.distributed is not installed"
+)
+def test_dask_cluster_gives_the_same_output(scans: Path, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    (scans / "empty.png").write_bytes(b"")
+    local = tmp_path / "local.jsonl"
+    assert batch(scans, "-o", local, "--engine", "model", "-j", "2").returncode == ExitCode.SOME_FILES_FAILED
+    remote = tmp_path / "dask.jsonl"
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        proc = batch(scans, "-o", remote, "--engine", "model", "--scheduler", cluster.scheduler_address)
+        assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
+        # the same resume guarantees: cut the file, resume on the cluster
+        data = remote.read_bytes()
+        remote.write_bytes(data[: len(data) // 2])
+        env_run = subprocess.run(
+            [*_cli(), "batch", str(scans), "-o", str(remote), "--engine", "model", "--resume"],
+            capture_output=True,
+            text=True,
+            env={**_env(), "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address},
+            timeout=300,
+        )
+        assert env_run.returncode == ExitCode.SOME_FILES_FAILED, env_run.stderr
+    assert comparable(read_records(remote)) == comparable(read_records(local))
+
+
+def test_scheduler_without_dask_exits_4(scans: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['distributed'] = None; "
+        "import digit_ocr.cli.batch_cmd; from digit_ocr.cli.main import run; run()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "batch", str(scans), "-o", str(tmp_path / "r.csv"), "--scheduler", "tcp://x:1"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert proc.returncode == ExitCode.MISSING_DEPENDENCY, proc.stderr
+    assert "digit-ocr[dask]" in proc.stderr
+    assert not (tmp_path / "r.csv").exists()
