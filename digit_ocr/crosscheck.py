@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import DigitOcrError, MissingDependencyError
+from .model import Model
 from .result import Box, Digit, Line
 
 #: Tesseract is consulted when the model found nothing or any digit is below this confidence.
@@ -12,8 +15,8 @@ CONSULT_BELOW = 0.60
 #: A Tesseract-only character is added when at least this confident.
 ADD_ABOVE = 0.80
 MATCH_IOU = 0.3
-
-_unavailable: dict[str, str] = {}
+#: On disagreement Tesseract's digit wins only when its calibrated confidence is this much higher.
+OVERRIDE_MARGIN = 0.05
 
 
 def iou(a: Box, b: Box) -> float:
@@ -52,9 +55,35 @@ def tesseract_lines(work: np.ndarray, scale: float, timeout: float) -> list[Line
     return out
 
 
-def combine(model_lines: list[Line], tess_lines: list[Line]) -> list[Line]:
-    """Merge two readings: agreement raises confidence, disagreement goes to the more confident engine."""
+def _agree(p: float, q: float) -> float:
+    """Two independent votes for the same digit."""
+    return p * q / max(1e-9, p * q + (1.0 - p) * (1.0 - q))
+
+
+def _disagree(win: float, lose: float) -> float:
+    """The winner's confidence when another engine voted for a different digit."""
+    return win * (1.0 - lose) / max(1e-9, win * (1.0 - lose) + lose * (1.0 - win))
+
+
+def calibrate_tesseract(conf: float, model: Model | None) -> float:
+    """Tesseract's confidence mapped to a probability of being right (Platt scaling from training)."""
+    cal = (model.meta.get("calibration", {}).get("tesseract") if model is not None else None) or {}
+    if not cal:
+        return conf
+    z = float(cal["a"]) * conf + float(cal["b"])
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None = None) -> list[Line]:
+    """Merge two readings digit by digit (matched by box overlap).
+
+    Agreement raises the confidence; on disagreement the engine with the higher calibrated
+    confidence wins, with a confidence lowered by the other's vote. Tesseract-only digits are
+    added when Tesseract is sure of them.
+    """
     tess = [d for line in tess_lines for d in line.digits]
+    for t in tess:
+        t.confidence = calibrate_tesseract(t.confidence, model)
     used: set[int] = set()
     for line in model_lines:
         for d in line.digits:
@@ -74,15 +103,20 @@ def combine(model_lines: list[Line], tess_lines: list[Line]) -> list[Line]:
             t = tess[best]
             d.votes["tesseract"] = {"digit": t.digit, "confidence": round(t.confidence, 4)}
             if t.digit == d.digit:
-                d.confidence = 1.0 - (1.0 - d.confidence) * (1.0 - t.confidence)
+                d.confidence = _agree(d.confidence, t.confidence)
                 d.engine, d.agreed = "both", True
+                continue
+            d.agreed = False
+            if t.confidence > d.confidence + OVERRIDE_MARGIN:
+                d.runner_up, d.runner_up_confidence = d.digit, d.confidence
+                d.digit, d.confidence, d.engine = t.digit, _disagree(t.confidence, d.confidence), "tesseract"
             else:
-                d.agreed = False
-                if t.confidence > d.confidence:
-                    d.runner_up, d.runner_up_confidence = d.digit, d.confidence
-                    d.digit, d.confidence, d.engine = t.digit, t.confidence, "tesseract"
-    extra = [t for i, t in enumerate(tess) if i not in used and t.confidence >= ADD_ABOVE]
-    for t in extra:
+                d.runner_up, d.runner_up_confidence = t.digit, t.confidence
+                d.confidence = _disagree(d.confidence, t.confidence)
+    model_boxes = [d.box for line in model_lines for d in line.digits]
+    for i, t in enumerate(tess):
+        if i in used or t.confidence < ADD_ABOVE or any(iou(t.box, b) > 0.05 for b in model_boxes):
+            continue
         t.votes = {
             "model": {"digit": None, "confidence": 0.0},
             "tesseract": {"digit": t.digit, "confidence": round(t.confidence, 4)},
@@ -106,18 +140,30 @@ def _insert(lines: list[Line], d: Digit) -> None:
 
 
 def cross_check(
-    lines: list[Line], work: np.ndarray, scale: float, warnings: list[str], timeout: float
+    lines: list[Line],
+    work: np.ndarray,
+    scale: float,
+    warnings: list[str],
+    timeout: float,
+    model: Model | None = None,
+    *,
+    always: bool = False,
+    alternatives: dict[str, str] | None = None,
 ) -> list[Line]:
-    """The ``auto`` engine: Tesseract is asked where it can change the answer; it never fails a read."""
+    """The ``auto`` and ``both`` engines: Tesseract asked (where it can change the answer, or
+    ``always``) and combined with the model. A missing, failing or slow Tesseract never fails a
+    read: the model's answer stands and the problem is added to ``warnings``."""
     from ._exec import tesseract
 
-    if tesseract.find_tesseract() is None:
+    if alternatives is not None:
+        alternatives["model"] = "\n".join(line.text for line in lines)
+    if tesseract.find_tesseract() is None:  # said even when not needed, so that users know
         try:
             tesseract.version()  # raises the MissingDependencyError that names the fix
         except MissingDependencyError as exc:
             warnings.append(f"{exc.message}; reading with the model alone")
         return lines
-    if not needs_tesseract(lines):
+    if not always and not needs_tesseract(lines):
         return lines
     try:
         tess = tesseract_lines(work, scale, timeout)
@@ -127,4 +173,6 @@ def cross_check(
     except DigitOcrError as exc:
         warnings.append(f"tesseract: {exc.message}; reading with the model alone")
         return lines
-    return combine(lines, tess)
+    if alternatives is not None:
+        alternatives["tesseract"] = "\n".join(line.text for line in tess)
+    return combine(lines, tess, model)

@@ -18,7 +18,7 @@ from .model import Model, load_model
 from .result import Digit, Line, Reading
 from .segment import SegmentLine, segment
 
-ENGINES = ("auto", "model", "tesseract")
+ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates the model gives less than this probability are not digits (letters, marks, noise).
 REJECT_BELOW = 0.30
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
@@ -109,18 +109,6 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
     return lines
 
 
-def read_lines_tesseract(work: np.ndarray, scale: float, timeout: float) -> list[Line]:
-    """Read with Tesseract alone (one call for the whole image)."""
-    from ._exec import tesseract
-
-    lines = []
-    for tline in tesseract.read_digits(work, timeout=timeout):
-        digits = [Digit(ch.char, ch.conf, _to_original(ch.box, scale), "tesseract") for ch in tline]
-        if digits:
-            lines.append(Line(digits))
-    return lines
-
-
 def read_image(
     source: str | os.PathLike[str] | np.ndarray | bytes,
     *,
@@ -130,10 +118,13 @@ def read_image(
 ) -> Reading:
     """Read the digits of one image (a path, encoded bytes or a pixel array).
 
-    ``engine``: ``model`` (the trained classifier alone), ``tesseract`` (Tesseract alone)
-    or ``auto`` (the model, with Tesseract consulted where the model finds nothing or is
-    unsure; without a Tesseract binary ``auto`` is the model alone, with a warning).
+    ``engine``: ``model`` (the trained classifier alone), ``tesseract`` (Tesseract alone),
+    ``auto`` (the model, with Tesseract consulted where it can change the answer; without a
+    Tesseract binary ``auto`` is the model alone, with a warning) or ``both`` (both engines
+    always, combined digit by digit, each engine's own reading kept in ``alternatives``).
     """
+    from .crosscheck import cross_check, tesseract_lines
+
     if engine not in ENGINES:
         raise BadArgumentsError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
     t0 = time.perf_counter()
@@ -146,17 +137,24 @@ def read_image(
     reading = Reading(path, width, height, engine=engine)
     t1 = time.perf_counter()
     if engine == "tesseract":
-        reading.lines = read_lines_tesseract(work, scale, tesseract_timeout)
+        reading.lines = tesseract_lines(work, scale, tesseract_timeout)
         timing["tesseract"] = time.perf_counter() - t1
     else:
         m = get_model(model)
         reading.lines = read_lines_model(work, m, scale)
         timing["model"] = time.perf_counter() - t1
-        if engine == "auto":
-            from .crosscheck import cross_check
-
+        if engine in ("auto", "both"):
             t2 = time.perf_counter()
-            reading.lines = cross_check(reading.lines, work, scale, reading.warnings, tesseract_timeout)
+            reading.lines = cross_check(
+                reading.lines,
+                work,
+                scale,
+                reading.warnings,
+                tesseract_timeout,
+                m,
+                always=engine == "both",
+                alternatives=reading.alternatives if engine == "both" else None,
+            )
             timing["tesseract"] = time.perf_counter() - t2
     timing["total"] = time.perf_counter() - t0
     reading.timing = timing

@@ -68,6 +68,12 @@ class Reading:
     engine: str = "auto"
     timing: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: With ``engine="both"``: each engine's own reading (text), beside the combined one.
+    alternatives: dict[str, str] = field(default_factory=dict)
+
+    def uncertain(self, below: float) -> list[Digit]:
+        """Digits a person should check: the engines disagreed, or the confidence is under ``below``."""
+        return [d for d in self.digits if d.agreed is False or d.confidence < below]
 
     @property
     def text(self) -> str:
@@ -90,6 +96,7 @@ class Reading:
             "mean_confidence": round(sum(d.confidence for d in digits) / len(digits), 4) if digits else None,
             "min_confidence": round(min(d.confidence for d in digits), 4) if digits else None,
             "lines": [line.to_dict() for line in self.lines],
+            **({"readings": dict(self.alternatives)} if self.alternatives else {}),
             "warnings": list(self.warnings),
             "timing_ms": {k: round(v * 1000.0, 2) for k, v in self.timing.items()},
         }

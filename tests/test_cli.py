@@ -20,7 +20,7 @@ def _digits(text: str) -> str:
     "row", sample_rows() if (SAMPLES / "labels.csv").exists() else [], ids=lambda r: r["file"]
 )
 def test_reads_each_bundled_sample(row: dict[str, str]) -> None:
-    r = run_cli("read", "--engine", "model", str(SAMPLES / row["file"]))
+    r = run_cli("read", str(SAMPLES / row["file"]))
     assert r.returncode == 0, r.stderr
     assert _digits(r.stdout) == row["label"].replace(" ", "")
     assert len(r.stdout.strip().splitlines()) == len(row["label"].split(" ")) or row["kind"] == "sevenseg"
@@ -134,3 +134,34 @@ def test_version_and_help() -> None:
     assert r.returncode == 0 and r.stdout.startswith("digit-ocr ")
     r = run_cli("read", "--help")
     assert r.returncode == 0 and "--annotate" in r.stdout
+
+
+def test_engine_both_shows_each_reading(printed_png: Path) -> None:
+    require_tesseract()
+    r = run_cli("read", "--engine", "both", str(printed_png))
+    assert r.returncode == 0, r.stderr
+    rows = dict(line.split(":", 1) for line in r.stdout.splitlines())
+    assert set(rows) == {"combined", "model", "tesseract"}
+    assert rows["combined"].strip() == "4096" and rows["tesseract"].strip() == "4096"
+    rec = json.loads(run_cli("read", "-e", "both", "-f", "json", str(printed_png)).stdout)
+    assert set(rec["readings"]) == {"model", "tesseract"}
+    for d in rec["lines"][0]["digits"]:
+        assert set(d["votes"]) == {"model", "tesseract"} and isinstance(d["agreed"], bool)
+
+
+def test_strict_exit_code_for_uncertain_digits(tmp_path: Path) -> None:
+    # A smudge that is not clearly any digit: read, but not with confidence.
+    img = np.full((200, 200), 235, np.uint8)
+    cv2.ellipse(img, (100, 100), (30, 55), 20, 0, 300, 30, 9)
+    cv2.line(img, (70, 60), (140, 150), 30, 7)
+    p = tmp_path / "smudge.png"
+    cv2.imwrite(str(p), img)
+    plain = run_cli("read", "-e", "model", "-f", "json", str(p))
+    rec = json.loads(plain.stdout)
+    strict = run_cli("read", "-e", "model", "--strict", str(p))
+    if rec["digit_count"] and rec["min_confidence"] < 0.6:
+        assert strict.returncode == 6
+    else:
+        assert strict.returncode == plain.returncode
+    confident = run_cli("read", "-e", "model", "--strict", str(SAMPLES / "meter_mono.jpg"))
+    assert confident.returncode == 0

@@ -33,6 +33,7 @@ class Engine(str, Enum):
     auto = "auto"
     model = "model"
     tesseract = "tesseract"
+    both = "both"
 
 
 _state = {"debug": False}
@@ -81,6 +82,10 @@ def read(
         ),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds Tesseract may take per image.")] = 10.0,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit with code 6 when a digit is uncertain or the engines disagree."),
+    ] = False,
 ) -> None:
     """Read the digits in IMAGES and print them (text or JSON Lines)."""
     from ..annotate import draw, write_image
@@ -116,6 +121,8 @@ def read(
         out.flush()
         if not reading.digits and worst == ExitCode.OK:
             worst = ExitCode.NO_DIGITS
+        if strict and reading.uncertain(LOW_CONFIDENCE) and worst in (ExitCode.OK, ExitCode.NO_DIGITS):
+            worst = ExitCode.UNCERTAIN
         if annotate is not None:
             target = annotate / f"{path.stem}.annotated.png" if annotate.is_dir() else annotate
             write_image(target, draw(load_image(path), reading, LOW_CONFIDENCE))

@@ -10,8 +10,14 @@ from ..result import Reading
 
 
 def text_block(reading: Reading, *, header: bool) -> str:
-    """The digits, one text line per line read; headed by the path when several images are read."""
+    """The digits, one text line per line read; headed by the path when several images are read.
+
+    With both engines, the combined reading comes first, then each engine's own, side by side.
+    """
     body = reading.text
+    if reading.alternatives:
+        rows = {"combined": body, **reading.alternatives}
+        body = "\n".join(f"{name + ':':<11}{' / '.join(text.splitlines())}" for name, text in rows.items())
     if header:
         return f"{reading.path}:\n{body}\n" if body else f"{reading.path}:\n"
     return f"{body}\n" if body else ""

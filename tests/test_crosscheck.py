@@ -1,0 +1,60 @@
+"""Combining the model's digits with Tesseract's: matching by box, agreement, disagreement, additions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from digit_ocr.crosscheck import combine, cross_check
+from digit_ocr.result import Digit, Line
+
+from .conftest import render
+
+
+def _line(*digits: tuple[str, float, int]) -> Line:
+    return Line([Digit(d, c, (x, 10, 30, 50), "model") for d, c, x in digits])
+
+
+def _tess(*digits: tuple[str, float, int]) -> Line:
+    return Line([Digit(d, c, (x + 2, 12, 28, 48), "tesseract") for d, c, x in digits])
+
+
+def test_agreement_raises_confidence_and_is_flagged() -> None:
+    out = combine([_line(("4", 0.7, 0), ("2", 0.9, 40))], [_tess(("4", 0.8, 0), ("2", 0.9, 40))])
+    a, b = out[0].digits
+    assert a.digit == "4" and a.agreed is True and a.engine == "both" and a.confidence > 0.8
+    assert a.votes == {
+        "model": {"digit": "4", "confidence": 0.7},
+        "tesseract": {"digit": "4", "confidence": 0.8},
+    }
+
+
+def test_disagreement_goes_to_the_more_confident_engine_with_lower_confidence() -> None:
+    out = combine([_line(("5", 0.55, 0), ("7", 0.95, 40))], [_tess(("6", 0.9, 0), ("1", 0.6, 40))])
+    a, b = out[0].digits
+    assert (a.digit, a.engine, a.agreed, a.runner_up) == ("6", "tesseract", False, "5")
+    assert a.confidence < 0.9
+    assert (b.digit, b.engine, b.agreed, b.runner_up) == ("7", "model", False, "1")
+    assert b.confidence < 0.95
+
+
+def test_missing_on_one_side() -> None:
+    # Tesseract sees nothing where the model read a 3 (handwriting): the model's digit stays.
+    out = combine([_line(("3", 0.8, 0))], [Line([])])
+    assert out[0].digits[0].digit == "3" and out[0].digits[0].agreed is False
+    # Tesseract is sure of a digit the model did not find: it is added in reading order.
+    out = combine([_line(("1", 0.9, 0))], [_tess(("1", 0.9, 0), ("8", 0.95, 80))])
+    assert out[0].text == "18" and out[0].digits[1].engine == "tesseract"
+    # ...but not when it is unsure.
+    out = combine([_line(("1", 0.9, 0))], [_tess(("1", 0.9, 0), ("8", 0.3, 80))])
+    assert out[0].text == "1"
+
+
+def test_missing_tesseract_is_a_warning_not_a_failure(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DIGIT_OCR_TESSERACT", str(tmp_path / "nope"))
+    warnings: list[str] = []
+    lines = [_line(("4", 0.3, 0))]
+    img = cv2.cvtColor(render("4"), cv2.COLOR_GRAY2BGR)
+    assert cross_check(lines, img, 1.0, warnings, 5.0) is lines
+    assert len(warnings) == 1 and "model alone" in warnings[0]
