@@ -28,6 +28,13 @@ def iou(a: Box, b: Box) -> float:
     return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
+def covered(a: Box, b: Box) -> float:
+    """The share of box ``a`` that box ``b`` covers."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / float(max(1, a[2] * a[3]))
+
+
 def needs_tesseract(lines: list[Line]) -> bool:
     """Whether Tesseract could change the answer: nothing found, or an uncertain digit."""
     digits = [d for line in lines for d in line.digits]
@@ -82,6 +89,10 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     added when Tesseract is sure of them.
     """
     tess = [d for line in tess_lines for d in line.digits]
+    heights = sorted(d.box[3] for line in model_lines for d in line.digits)
+    if heights:  # Tesseract sometimes boxes a character with the whole image: no use for matching
+        h_med = heights[len(heights) // 2]
+        tess = [t for t in tess if t.box[3] <= 2.0 * h_med and t.box[2] <= 2.0 * max(h_med, t.box[3])]
     for t in tess:
         t.confidence = calibrate_tesseract(t.confidence, model)
     used: set[int] = set()
@@ -115,7 +126,7 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
                 d.confidence = _disagree(d.confidence, t.confidence)
     model_boxes = [d.box for line in model_lines for d in line.digits]
     for i, t in enumerate(tess):
-        if i in used or t.confidence < ADD_ABOVE or any(iou(t.box, b) > 0.05 for b in model_boxes):
+        if i in used or t.confidence < ADD_ABOVE or any(covered(t.box, b) > 0.2 for b in model_boxes):
             continue
         t.votes = {
             "model": {"digit": None, "confidence": 0.0},

@@ -58,3 +58,11 @@ def test_missing_tesseract_is_a_warning_not_a_failure(tmp_path: Path, monkeypatc
     img = cv2.cvtColor(render("4"), cv2.COLOR_GRAY2BGR)
     assert cross_check(lines, img, 1.0, warnings, 5.0) is lines
     assert len(warnings) == 1 and "model alone" in warnings[0]
+
+
+def test_tesseract_boxes_that_span_the_image_are_ignored() -> None:
+    whole = Line(
+        [Digit("5", 0.99, (0, 0, 500, 300), "tesseract"), Digit("0", 0.99, (480, 0, 16, 300), "tesseract")]
+    )
+    out = combine([_line(("2", 0.9, 0), ("5", 0.9, 40))], [whole])
+    assert out[0].text == "25"

@@ -266,3 +266,7 @@ def run(argv: list[str] | None = None) -> None:
         )
         code = ExitCode.INTERNAL_ERROR
     sys.exit(int(code))
+
+
+# Commands defined in their own modules register themselves on `app` (light imports only).
+from . import serve_cmd  # noqa: E402, F401
