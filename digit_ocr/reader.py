@@ -83,12 +83,14 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
         return []
     feats = np.stack([normalize.features(c.ink) for c in cands])
     preds = iter(classify(model, feats))
+    rows = iter(feats)
     lines = []
     for sline in seg:
         digits = []
         pending_space = False
         for c in sline.items:
             p = next(preds)
+            f = next(rows)
             if p.confidence < REJECT_BELOW or p.not_a_digit > p.confidence:
                 pending_space = pending_space or c.space_before
                 continue
@@ -101,6 +103,7 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
                     p.runner_up,
                     p.runner_up_confidence,
                     space_before=c.space_before or pending_space,
+                    features=f.reshape(8, 8),
                 )
             )
             pending_space = False
@@ -135,6 +138,7 @@ def read_image(
     width, height = loaded.original_size
     work, scale = _work_image(loaded)
     reading = Reading(path, width, height, engine=engine)
+    reading.warnings.extend(loaded.warnings)  # e.g. a damaged JPEG decoded in part
     t1 = time.perf_counter()
     if engine == "tesseract":
         reading.lines = tesseract_lines(work, scale, tesseract_timeout)

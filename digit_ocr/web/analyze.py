@@ -1,11 +1,9 @@
 """The work behind ``POST /api/read``, free of any web framework.
 
 The reading is :func:`digit_ocr.reader.read_image`'s, as ``read --format json`` prints it;
-on top of it each digit gets the 8x8 grid the model saw (``features``) and the response an
-annotated PNG. The reader does not hand out its features, so they are recomputed here by
-running the same binarize and segment stages on the same working image and matching the
-candidates to the digits by their boxes (identical for the model's digits; a digit that
-only Tesseract found gets the features of the ink inside its box).
+on top of it each digit gets the 8x8 grid the model saw (``features``, kept by the reader)
+and the response an annotated PNG. A digit that only Tesseract found gets the features of
+the ink inside its box.
 """
 
 from __future__ import annotations
@@ -23,42 +21,28 @@ from ..annotate import draw
 from ..binarize import binarize
 from ..load import LoadedImage, open_image
 from ..model import Model
-from ..reader import LOW_CONFIDENCE, _to_original, _work_image, read_image
-from ..result import Box, Reading
-from ..segment import segment
+from ..reader import LOW_CONFIDENCE, _work_image, read_image
+from ..result import Reading
 
 #: The annotated image is shrunk to at most this many pixels on its long side.
 ANNOTATED_MAX_SIDE = 1280
-#: A candidate and a digit whose boxes overlap at least this much (intersection over union) are one.
-MATCH_IOU = 0.5
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def digit_features(loaded: LoadedImage, reading: Reading) -> list[np.ndarray | None]:
     """The 8x8 features (0..16) of each digit of ``reading``, in ``reading.digits`` order."""
-    if not reading.digits:
-        return []
-    work, scale = _work_image(loaded)
-    ink = binarize(work).ink
-    cands = [c for line in segment(ink) for c in line.items]
-    boxes = [_to_original(c.box, scale) for c in cands]
+    missing = [d for d in reading.digits if d.features is None]
+    ink = None
+    scale = 1.0
+    if missing:
+        work, scale = _work_image(loaded)
+        ink = binarize(work).ink
     out: list[np.ndarray | None] = []
     for d in reading.digits:
-        scores = [iou(d.box, b) for b in boxes]
-        best = int(np.argmax(scores)) if scores else -1
-        if best >= 0 and scores[best] >= MATCH_IOU:
-            bitmap = cands[best].ink
-        else:  # a digit the segmenter did not propose: the ink inside its box
-            x, y, w, h = (v / scale for v in d.box)
-            bitmap = ink[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] > 0
+        if d.features is not None:
+            out.append(np.asarray(d.features).reshape(8, 8))
+            continue
+        x, y, w, h = (v / scale for v in d.box)
+        bitmap = ink[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] > 0
         out.append(normalize.features(bitmap).reshape(8, 8) if np.any(bitmap) else None)
     return out
 
