@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
             small = tmp / "small"
             small.mkdir()
-            for p in paths[:100]:
+            for p in paths[:100]:  # fewer when N < 100
                 (small / p.name).symlink_to(p.resolve())
             big = tmp / "big"
             for k in range(10):
@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 for p in paths:
                     (d / p.name).symlink_to(p.resolve())
             rss = []
-            for name, where, count in (("100 images", small, 100), (f"{10 * n:,} images", big, 10 * n)):
+            few = min(100, n)
+            for name, where, count in ((f"{few} images", small, few), (f"{10 * n:,} images", big, 10 * n)):
                 out = tmp / f"{where.name}.jsonl"
                 secs, code, main_peak, tree_peak = run_batch(where, out, 2, "--recursive")
                 rss.append((name, count, secs, main_peak, tree_peak))
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, count, secs, main_peak, tree_peak in rss:
                 print(f"{name:28} {count / secs:9.1f} {mb(main_peak):>14} {mb(tree_peak):>14}")
             print(f"ratio large/small: main {rss[1][3] / rss[0][3]:.2f}x, tree {rss[1][4] / rss[0][4]:.2f}x "
-                  f"for {10 * n / 100:.0f}x the images")
+                  f"for {10 * n / few:.0f}x the images")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

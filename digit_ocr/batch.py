@@ -843,6 +843,8 @@ def run_batch(
         raise BadArgumentsError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
     if timeout <= 0:
         raise BadArgumentsError("--timeout must be positive")
+    if resume and overwrite:
+        raise BadArgumentsError("--resume and --overwrite contradict each other", "choose one")
     if n_jobs == 0 or n_jobs < -1:
         raise BadArgumentsError(f"--jobs must be a positive number or -1 (all cores), not {n_jobs}")
     if not Path(folder).is_dir():

@@ -159,6 +159,7 @@ def test_format_option_and_refusals(scans: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0 and len(out.read_text().splitlines()) == 7
     assert batch(tmp_path / "nowhere", "-o", tmp_path / "x.csv").returncode == ExitCode.BAD_ARGS
     assert batch(scans, "-o", tmp_path / "x.csv", "--jobs", "0").returncode == ExitCode.BAD_ARGS
+    assert batch(scans, "-o", out, "--resume", "--overwrite").returncode == ExitCode.BAD_ARGS
 
 
 def test_bad_files_are_recorded_and_fail_the_batch(scans: Path, tmp_path: Path) -> None:
@@ -178,6 +179,22 @@ def test_bad_files_are_recorded_and_fail_the_batch(scans: Path, tmp_path: Path) 
         assert name not in by_path[name]["error"]  # the record names the file; the message need not
     assert "empty" in by_path["empty.png"]["error"]
     assert sum(r["status"] == "ok" for r in by_path.values()) == 6
+
+
+def test_every_image_extension(tmp_path: Path) -> None:
+    folder = tmp_path / "formats"
+    exts = ["jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "gif", "pgm", "ppm", "JPG"]
+    for ext in exts:
+        img = _render(["0042"])
+        if ext == "pgm":
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        _write(folder / f"a_{ext.lower()}.{ext}", img)
+    out = tmp_path / "r.csv"
+    proc = batch(folder, "-o", out, "--engine", "model", "-j", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = read_records(out)
+    assert len(rows) == len(exts)
+    assert {(r["status"], r["text"]) for r in rows} == {("ok", "0042")}
 
 
 def test_walk_order_recursive_glob_hidden(tmp_path: Path) -> None:
@@ -345,7 +362,10 @@ def test_multipage_tiff_gives_one_record_per_page(tmp_path: Path) -> None:
     proc = batch(folder, "-o", out, "--engine", "model", "--resume", "-j", "1")
     assert proc.returncode == 0, proc.stderr
     assert sorted((r["path"], r["page"]) for r in read_records(out)) == [
-        ("doc.tif", "1"), ("doc.tif", "2"), ("doc.tif", "3"), ("single.tiff", ""),
+        ("doc.tif", "1"),
+        ("doc.tif", "2"),
+        ("doc.tif", "3"),
+        ("single.tiff", ""),
     ]
 
 
@@ -490,7 +510,17 @@ def test_scheduler_without_dask_exits_4(scans: Path, tmp_path: Path) -> None:
         "import digit_ocr.cli.batch_cmd; from digit_ocr.cli.main import run; run()"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, "batch", str(scans), "-o", str(tmp_path / "r.csv"), "--scheduler", "tcp://x:1"],
+        [
+            sys.executable,
+            "-c",
+            code,
+            "batch",
+            str(scans),
+            "-o",
+            str(tmp_path / "r.csv"),
+            "--scheduler",
+            "tcp://x:1",
+        ],
         capture_output=True,
         text=True,
         env=_env(),
