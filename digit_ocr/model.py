@@ -8,7 +8,11 @@ keeps ``digit-ocr read`` quick to start.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -17,12 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadModelError
+from .errors import BadArgumentsError, BadModelError
 from .normalize import FEATURE_VERSION
 
 MODEL_FORMAT = 1
 DEFAULT_MODEL_NAME = "digits.npz"
+#: A model's SHA-256 is recorded next to it in ``sha256sum`` format: ``digits.npz`` -> ``digits.sha256``.
+CHECKSUM_SUFFIX = ".sha256"
+#: Far above any real model (the shipped one is ~70 kB): larger files and archive members are refused
+#: before they are read or decompressed.
+MAX_MODEL_BYTES = 64 << 20
 _FEATURE_MAPS = ("linear", "poly2")
+_REQUIRED = ("coef", "intercept", "classes", "meta")
 
 
 def default_model_path() -> Path:
@@ -73,42 +83,186 @@ class Model:
         return p / p.sum(axis=1, keepdims=True)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model atomically (a temporary file renamed into place)."""
+        """Write the model atomically (a temporary file renamed into place), then its checksum file.
+
+        A failed write (unwritable folder, disk full) leaves any previous model untouched and raises
+        :class:`BadArgumentsError` with a one-line message.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         meta = dict(self.meta, model_format=MODEL_FORMAT)
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                coef=self.coef.astype(np.float32),
-                intercept=self.intercept.astype(np.float32),
-                classes=self.classes.astype(np.int64),
-                meta=np.array(json.dumps(meta, sort_keys=True)),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(
+                    fh,
+                    coef=self.coef.astype(np.float32),
+                    intercept=self.intercept.astype(np.float32),
+                    classes=self.classes.astype(np.int64),
+                    meta=np.array(json.dumps(meta, sort_keys=True)),
+                )
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise BadArgumentsError(f"cannot write model {path}: {exc.strerror or exc}") from None
+        write_checksum(path)
         return path
 
 
+# --------------------------------------------------------------------------- checksums
+
+
+def checksum_path(path: str | os.PathLike[str]) -> Path:
+    """Where the checksum of the model at ``path`` is recorded (``digits.npz`` -> ``digits.sha256``)."""
+    return Path(path).with_suffix(CHECKSUM_SUFFIX)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_checksum(path: str | os.PathLike[str]) -> Path:
+    """Record the SHA-256 of the model file at ``path`` next to it (atomically); return the checksum file.
+
+    :meth:`Model.save` calls it; anything else that writes a model file must call it afterwards.
+    """
+    path = Path(path)
+    target = checksum_path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        line = f"{_sha256(path.read_bytes())}  {path.name}\n"
+        with open(tmp, "w", encoding="ascii", newline="\n") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise BadArgumentsError(f"cannot write checksum {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def verify_checksum(
+    path: str | os.PathLike[str], data: bytes | None = None, *, required: bool = True
+) -> None:
+    """Check the model file (or its already-read ``data``) against its recorded SHA-256.
+
+    Raises :class:`BadModelError` naming ``digit-ocr train`` when the checksum differs, or when
+    it is missing and ``required``.
+    """
+    path = Path(path)
+    target = checksum_path(path)
+    fix = _fix(path)
+    try:
+        recorded = target.read_text(encoding="ascii", errors="replace").split()
+    except FileNotFoundError:
+        if required:
+            raise BadModelError(
+                f"model {path} has no recorded checksum ({target.name} is missing)", fix
+            ) from None
+        return
+    except OSError as exc:
+        raise BadModelError(f"cannot read checksum {target}: {exc.strerror or exc}", fix) from None
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadModelError(f"cannot read model {path}: {exc.strerror or exc}", fix) from None
+    if not recorded or recorded[0].lower() != _sha256(data):
+        raise BadModelError(
+            f"model {path} does not match its recorded SHA-256 ({target.name}): it was changed or damaged",
+            fix,
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _fix(path: Path) -> str:
+    if _is_default(path):
+        return "rebuild it with `digit-ocr train`, or reinstall digit-ocr"
+    return f"rebuild it with `digit-ocr train --output {path}`"
+
+
+def _is_default(path: Path) -> bool:
+    try:
+        return path.resolve() == default_model_path().resolve()
+    except OSError:
+        return False
+
+
 def load_model(path: str | os.PathLike[str] | None = None) -> Model:
-    """Load and check a model file; every failure is a :class:`BadModelError` naming the fix."""
+    """Load and check a model file; every failure is a :class:`BadModelError` naming the fix.
+
+    The default (shipped) model must match its recorded checksum; another model is checked
+    against one when a checksum file lies next to it. The file is read once, so what is checked
+    is what is loaded.
+    """
     p = Path(path) if path is not None else default_model_path()
-    fix = (
-        "rebuild it with `digit-ocr train`"
-        if path is None
-        else f"rebuild it with `digit-ocr train --output {p}`"
-    )
+    fix = _fix(p)
     if not p.is_file():
         raise BadModelError(f"model file {p} not found", fix)
     try:
-        with np.load(p, allow_pickle=False) as z:
-            coef, intercept, classes = z["coef"], z["intercept"], z["classes"]
-            meta = json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
-        reason = "it holds pickled objects" if "pickle" in str(exc) else "truncated or not a digit-ocr model"
+        size = p.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise BadModelError(f"model {p} is {size:,} bytes, far too large for a digit-ocr model", fix)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BadModelError(f"cannot read model {p}: {exc.strerror or exc}", fix) from None
+    verify_checksum(p, data, required=path is None or _is_default(p))
+    coef, intercept, classes, meta = _read_arrays(p, data, fix)
+    _check(p, coef, intercept, classes, meta, fix)
+    return Model(coef.astype(np.float32), intercept.astype(np.float32), classes.astype(np.int64), meta, p)
+
+
+def _read_arrays(p: Path, data: bytes, fix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """The four members of a model archive; no pickles, no member decompressing to more than 64 MiB."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                if info.file_size > MAX_MODEL_BYTES:
+                    raise BadModelError(f"model {p}: member {info.filename} is oversized", fix)
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            missing = [k for k in _REQUIRED if k not in z.files]
+            if missing:
+                raise BadModelError(f"model {p} lacks {', '.join(missing)}: not a digit-ocr model", fix)
+            coef, intercept, classes, raw_meta = (z[k] for k in _REQUIRED)
+    except BadModelError:
+        raise
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
+        reason = (
+            "it holds pickled objects, which digit-ocr never loads"
+            if "pickle" in str(exc)
+            else "truncated or not a digit-ocr model"
+        )
         raise BadModelError(f"cannot load model {p}: {reason}", fix) from None
+    if raw_meta.dtype.kind != "U" or raw_meta.ndim != 0:
+        raise BadModelError(f"model {p} has no readable metadata", fix)
+    try:
+        meta = json.loads(str(raw_meta))
+    except ValueError:
+        raise BadModelError(f"model {p} has no readable metadata", fix) from None
+    if not isinstance(meta, dict):
+        raise BadModelError(f"model {p} has no readable metadata", fix)
+    return coef, intercept, classes, meta
+
+
+def _check(
+    p: Path, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray, meta: dict[str, Any], fix: str
+) -> None:
+    """Format version, feature map, dtypes, shapes, classes and finiteness of a model's arrays."""
     if meta.get("model_format") != MODEL_FORMAT or meta.get("feature_version") != FEATURE_VERSION:
         raise BadModelError(
             f"model {p} has format {meta.get('model_format')}/features {meta.get('feature_version')}, "
@@ -117,7 +271,22 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
         )
     if meta.get("feature_map") not in _FEATURE_MAPS:
         raise BadModelError(f"model {p} uses an unknown feature map {meta.get('feature_map')!r}", fix)
+    if coef.dtype.kind not in "fiu" or intercept.dtype.kind not in "fiu" or classes.dtype.kind not in "iu":
+        raise BadModelError(f"model {p} has non-numeric weights or classes", fix)
+    if classes.ndim != 1 or not 2 <= len(classes) <= 10 or len(set(classes.tolist())) != len(classes):
+        raise BadModelError(
+            f"model {p} has bad classes {classes.tolist()[:12]}: expected distinct digits", fix
+        )
+    if classes.min() < 0 or classes.max() > 9:
+        raise BadModelError(f"model {p} has classes outside 0..9: {classes.tolist()}", fix)
     width = feature_map(np.zeros((1, 64), np.float32), meta["feature_map"]).shape[1]
     if coef.ndim != 2 or coef.shape != (len(classes), width) or intercept.shape != (len(classes),):
-        raise BadModelError(f"model {p} has weights of the wrong shape {coef.shape}", fix)
-    return Model(coef.astype(np.float32), intercept.astype(np.float32), classes, meta, p)
+        raise BadModelError(
+            f"model {p} has weights of the wrong shape {coef.shape}, expected {(len(classes), width)}", fix
+        )
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise BadModelError(f"model {p} has NaN or infinite weights", fix)
+    calibration = meta.get("calibration", {})
+    temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+        raise BadModelError(f"model {p} has a bad calibration temperature {temperature!r}", fix)
