@@ -291,31 +291,19 @@ def review_items(
     return items
 
 
-def _pdf_pages(source: bytes | str) -> Iterator[Any]:
-    """Render each PDF page at :data:`PDF_DPI` as an 8-bit grayscale array, one page at a time."""
+def _open_pdf(source: bytes | str) -> Any:
     import pypdfium2 as pdfium
 
-    doc = pdfium.PdfDocument(source)
+    return pdfium.PdfDocument(source)
+
+
+def _render_pdf_page(doc: Any, index: int) -> Any:
+    """Page ``index`` (0-based) rendered at :data:`PDF_DPI` as an 8-bit grayscale array."""
+    page = doc[index]
     try:
-        for i in range(len(doc)):
-            page = doc[i]
-            try:
-                bitmap = page.render(scale=PDF_DPI / 72.0, grayscale=True)
-                yield bitmap.to_numpy().copy()
-            finally:
-                page.close()
+        return page.render(scale=PDF_DPI / 72.0, grayscale=True).to_numpy().copy()
     finally:
-        doc.close()
-
-
-def _pdf_page_count(source: bytes | str) -> int:
-    import pypdfium2 as pdfium
-
-    doc = pdfium.PdfDocument(source)
-    try:
-        return len(doc)
-    finally:
-        doc.close()
+        page.close()
 
 
 def _tiff_pages(data: bytes, name: str) -> list[Any] | None:
@@ -409,14 +397,27 @@ def process_job(job: Job, options: ReadOptions) -> list[dict[str, Any]]:
                 return [make_record(job.path, None, error=f"reading PDF files needs pypdfium2 ({PDF_HINT})")]
             src: bytes | str = job.data if job.data is not None else job.source
             try:
-                multi = _pdf_page_count(src) > 1
-                out = []
-                for i, pixels in enumerate(_pdf_pages(src), 1):
-                    if i not in job.skip_pages:
-                        out.append(read(i if multi else None, pixels, pixels))
-                return out
+                doc = _open_pdf(src)
+                count = len(doc)
             except Exception as exc:  # noqa: BLE001 - pdfium raises its own PdfiumError on bad files
                 return [make_record(job.path, None, error=f"not a readable PDF: {exc}")]
+            try:
+                if count == 0:
+                    return [make_record(job.path, None, error="PDF without pages")]
+                out = []
+                for i in range(1, count + 1):
+                    if i in job.skip_pages:
+                        continue
+                    page = i if count > 1 else None
+                    try:
+                        pixels = _render_pdf_page(doc, i - 1)
+                    except Exception as exc:  # noqa: BLE001 - one bad page must not lose the others
+                        out.append(make_record(job.path, page, error=f"cannot render PDF page {i}: {exc}"))
+                        continue
+                    out.append(read(page, pixels, pixels))
+                return out
+            finally:
+                doc.close()
         from .load import read_bytes
 
         data = job.data if job.data is not None else read_bytes(job.source)
