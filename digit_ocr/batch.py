@@ -658,23 +658,26 @@ class ReviewWriter:
             raise BadArgumentsError(f"--review {folder}: cannot create ({exc.strerror or exc})") from None
         self.labels = self.folder / REVIEW_LABELS
         self.listed: set[str] = set()
+        if self.labels.is_file():
+            self._cut_partial_row()
         new = not self.labels.is_file() or self.labels.stat().st_size == 0
         if not new:
-            with open(self.labels, newline="", encoding="utf-8") as f:
-                rows = csv.reader(f)
-                for row in rows:
+            with open(self.labels, newline="", encoding="utf-8", errors="replace") as f:
+                for row in csv.reader(f):
                     if row and row[0] != "file":
                         self.listed.add(row[0])
-            with open(self.labels, "rb") as fb:
-                fb.seek(-1, os.SEEK_END)
-                if fb.read(1) not in (b"\n", b"\r"):  # a cut-off last row: finish it
-                    with open(self.labels, "ab") as fa:
-                        fa.write(b"\r\n")
         self._f = open(self.labels, "a", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if new:
             self._f.write("file,label\r\n")
             self._f.flush()
         self.count = 0
+
+    def _cut_partial_row(self) -> None:
+        """Drop a row cut off by a killed run (its image is read again, so its row comes back)."""
+        with open(self.labels, "rb") as f:
+            data = f.read()
+        if data and not data.endswith(b"\n"):
+            os.truncate(self.labels, data.rfind(b"\n") + 1)
 
     def add(self, items: Iterable[ReviewItem]) -> None:
         for item in items:

@@ -24,6 +24,8 @@ from digit_ocr.batch import (
     Job,
     ReadOptions,
     ResultWriter,
+    ReviewItem,
+    ReviewWriter,
     iter_files,
     process_job,
     scan_output,
@@ -436,6 +438,17 @@ def test_review_writes_crops_and_a_labels_stub(scans: Path, tmp_path: Path) -> N
     proc = batch(scans, "-o", out, "--engine", "model", "--overwrite", "--review", review)
     with open(review / "labels.csv", newline="", encoding="utf-8") as f:
         assert len(list(csv.DictReader(f))) == len(rows)
+
+
+def test_review_writer_drops_a_cut_off_row(tmp_path: Path) -> None:
+    review = tmp_path / "review"
+    review.mkdir()
+    (review / "labels.csv").write_bytes(b'file,label\r\n"a.png.d1.png","7"\r\n"b.png.d2.p')
+    writer = ReviewWriter(review)
+    writer.add([ReviewItem("b.png.d2.png", b"png", "3"), ReviewItem("a.png.d1.png", b"png", "7")])
+    writer.close()
+    with open(review / "labels.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.reader(f)) == [["file", "label"], ["a.png.d1.png", "7"], ["b.png.d2.png", "3"]]
 
 
 def test_report_exit_codes_and_summary() -> None:
