@@ -11,7 +11,7 @@ import numpy as np
 
 from . import normalize
 from .binarize import binarize, polarities, to_gray
-from .classify import classify
+from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
@@ -19,10 +19,14 @@ from .result import Digit, Line, Reading
 from .segment import SegmentLine, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
-#: Candidates the model gives less than this probability are not digits (letters, marks, noise).
+#: Candidates whose best digit has less than this share of the digit probability are not read.
 REJECT_BELOW = 0.30
+#: Candidates the model's "not a digit" class claims with more than this probability are dropped.
+NOT_A_DIGIT_ABOVE = 0.70
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
 LOW_CONFIDENCE = 0.60
+#: Each extra piece a wide candidate is cut into costs this much mean log confidence.
+SPLIT_PENALTY = 0.15
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
 #: thresholds and stroke filters have room.
 MIN_WORK_SIDE = 480
@@ -77,36 +81,57 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]
     return best
 
 
+def _rejected(p: Prediction) -> bool:
+    """Not a digit: the model's "not a digit" class is likely, or no digit stands out."""
+    if p.not_a_digit > NOT_A_DIGIT_ABOVE:
+        return True
+    return p.confidence / max(1e-9, 1.0 - p.not_a_digit) < REJECT_BELOW
+
+
+def _option_score(preds: list[Prediction]) -> float:
+    """How well the model reads one way of cutting a candidate: the mean log confidence of its
+    pieces, less a little for each extra piece (so a cut must earn its place)."""
+    logs = [float(np.log(max(p.confidence, 1e-4))) for p in preds]
+    return sum(logs) / len(logs) - SPLIT_PENALTY * (len(preds) - 1)
+
+
 def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[Line]:
-    cands = [c for line in seg for c in line.items]
-    if not cands:
+    """Classify every candidate (each way of cutting a wide one too) and keep the digits."""
+    options = [[[c], *c.splits] for line in seg for c in line.items]
+    pieces = [piece for opts in options for opt in opts for piece in opt]
+    if not pieces:
         return []
-    feats = np.stack([normalize.features(c.ink) for c in cands])
-    preds = iter(classify(model, feats))
-    rows = iter(feats)
+    feats = np.stack([normalize.features(p.ink) for p in pieces])
+    preds = classify(model, feats)
+    at = {id(p): i for i, p in enumerate(pieces)}
+    opts_iter = iter(options)
     lines = []
     for sline in seg:
-        digits = []
+        digits: list[Digit] = []
         pending_space = False
         for c in sline.items:
-            p = next(preds)
-            f = next(rows)
-            if p.confidence < REJECT_BELOW or p.not_a_digit > p.confidence:
-                pending_space = pending_space or c.space_before
-                continue
-            digits.append(
-                Digit(
-                    p.digit,
-                    p.confidence,
-                    _to_original(c.box, scale),
-                    "model",
-                    p.runner_up,
-                    p.runner_up_confidence,
-                    space_before=c.space_before or pending_space,
-                    features=f.reshape(8, 8),
+            opts = next(opts_iter)
+            best = max(opts, key=lambda opt: _option_score([preds[at[id(q)]] for q in opt]))
+            for j, piece in enumerate(best):
+                k = at[id(piece)]
+                p = preds[k]
+                space = c.space_before and j == 0
+                if _rejected(p):
+                    pending_space = pending_space or space
+                    continue
+                digits.append(
+                    Digit(
+                        p.digit,
+                        p.confidence,
+                        _to_original(piece.box, scale),
+                        "model",
+                        p.runner_up,
+                        p.runner_up_confidence,
+                        space_before=space or pending_space,
+                        features=feats[k].reshape(8, 8),
+                    )
                 )
-            )
-            pending_space = False
+                pending_space = False
         if digits:
             lines.append(Line(digits))
     return lines

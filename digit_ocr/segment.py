@@ -18,6 +18,9 @@ class Candidate:
     h: int
     ink: np.ndarray
     space_before: bool = False
+    #: Other ways to cut a wide candidate into 2, 3, ... digits (touching handwriting); the
+    #: reader keeps the cut whose pieces the model reads best.
+    splits: list[list[Candidate]] = field(default_factory=list)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -150,23 +153,32 @@ def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
     return [lines[k] for k in order]
 
 
-def _split_wide(ink: np.ndarray, p: _Part, line_h: float) -> list[tuple[int, int]]:
-    """Column ranges of the digits in a box too wide for one digit (touching digits)."""
-    ratio = p.w / max(1.0, line_h)
-    n = int(round(ratio / 0.72))
-    if ratio < 1.05 or n < 2:
-        return [(p.x0, p.x1)]
-    profile = ink[p.y0 : p.y1, p.x0 : p.x1].sum(axis=0).astype(float)
+def _cuts(profile: np.ndarray, n: int) -> list[int]:
+    """Where to cut a box of ink column counts ``profile`` into ``n`` pieces: the emptiest columns
+    near the equal divisions."""
+    w = len(profile)
     cuts = [0]
     for k in range(1, n):
-        centre = int(p.w * k / n)
-        lo, hi = max(cuts[-1] + 2, centre - p.w // (3 * n)), min(p.w - 2, centre + p.w // (3 * n))
-        if hi <= lo:
-            cuts.append(centre)
-            continue
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
-    cuts.append(p.w)
-    return [(p.x0 + a, p.x0 + b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
+        centre = int(w * k / n)
+        lo, hi = max(cuts[-1] + 2, centre - w // (3 * n)), min(w - 2, centre + w // (3 * n))
+        cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else centre)
+    cuts.append(w)
+    return cuts
+
+
+def split_options(ink: np.ndarray, line_h: float) -> list[list[tuple[int, int]]]:
+    """Column ranges for cutting a wide box of ink into 2, 3, ... touching digits."""
+    h, w = ink.shape
+    if w < 0.9 * line_h:
+        return []
+    profile = ink.sum(axis=0).astype(float)
+    out = []
+    for n in range(2, min(6, int(w / (0.3 * line_h))) + 1):
+        cuts = _cuts(profile, n)
+        ranges = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
+        if len(ranges) == n:
+            out.append(ranges)
+    return out
 
 
 def _group_parts(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[_Part]]:
@@ -254,15 +266,14 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
         items: list[Candidate] = []
         for p in kept:
             sub = (labels[p.y0 : p.y1, p.x0 : p.x1][..., None] == np.array(p.labels)).any(axis=2)
-            for a, b in _split_wide(sub, _rebased(p), line_h):
-                piece = sub[:, a:b]
-                rows = np.nonzero(piece.any(axis=1))[0]
-                if rows.size == 0:
-                    continue
-                y0, y1 = int(rows[0]), int(rows[-1]) + 1
-                cand = Candidate(p.x0 + a, p.y0 + y0, b - a, y1 - y0, piece[y0:y1].astype(np.uint8))
-                if cand.h >= 0.45 * line_h and cand.ink.mean() >= 0.08:
-                    items.append(cand)
+            cand = _piece(sub, p.x0, p.y0, 0, p.w)
+            if cand is None or cand.h < 0.45 * line_h or cand.ink.mean() < 0.08:
+                continue
+            for ranges in split_options(sub, line_h):
+                pieces = [_piece(sub, p.x0, p.y0, a, b) for a, b in ranges]
+                if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
+                    cand.splits.append([q for q in pieces if q is not None])
+            items.append(cand)
         if not items:
             continue
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
@@ -272,5 +283,11 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     return result
 
 
-def _rebased(p: _Part) -> _Part:
-    return _Part(0, 0, p.w, p.h, p.labels, p.area)
+def _piece(sub: np.ndarray, x0: int, y0: int, a: int, b: int) -> Candidate | None:
+    """The candidate made of columns ``a:b`` of a component's ink, cropped to its rows."""
+    piece = sub[:, a:b]
+    rows = np.nonzero(piece.any(axis=1))[0]
+    if rows.size == 0:
+        return None
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    return Candidate(x0 + a, y0 + r0, b - a, r1 - r0, piece[r0:r1].astype(np.uint8))

@@ -66,7 +66,7 @@ SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey", "negatives")
 #: The label of the "not a digit" class (letters, symbols, blots, rule fragments).
 NOT_A_DIGIT = 10
 #: Glyphs that no reader should take for a digit: letters and symbols that resemble none.
-NEGATIVE_GLYPHS = "ACEFHKMNPRTUVWXYacefhkmnprtuvwxy%#@&?!$+=<>*"
+NEGATIVE_GLYPHS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy%#@&?$+=<>*"
 
 # Seven-segment lit segments per digit; a list holds the common variants.
 _SEGMENTS: dict[int, tuple[str, ...]] = {
@@ -365,6 +365,24 @@ def augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Randomly distort a 32x32 0/1 canvas: rotation (+-8 deg), shear, scale 0.85-1.1, shift +-1 px,
     blur + re-threshold, thinner/thicker strokes and a few salt pixels. Returns a 0/1 uint8 canvas."""
     return _augment(canvas, rng)
+
+
+def augment_features(X: np.ndarray, copies: int, seed: int) -> np.ndarray:
+    """New samples from existing 8x8 features (``load_digits`` has no bigger images): each is
+    enlarged to the 32x32 canvas, augmented like the synthetic digits, and counted back to 8x8."""
+    rng = np.random.default_rng(seed)
+    n = normalize.CANVAS
+    out = np.empty((len(X) * copies, 64), np.float32)
+    k = 0
+    for x in X:
+        img = cv2.resize(
+            (np.asarray(x, np.float32).reshape(8, 8) / 16.0), (n, n), interpolation=cv2.INTER_LINEAR
+        )
+        canvas = (img >= 0.5).astype(np.uint8)
+        for _ in range(copies):
+            out[k] = normalize.reduce(_augment(canvas, rng))
+            k += 1
+    return out
 
 
 def _pick_families(source: str, names: list[str] | tuple[str, ...] | None) -> dict[str, list[Font]]:
