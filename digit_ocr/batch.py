@@ -422,6 +422,9 @@ def process_job(job: Job, options: ReadOptions) -> list[dict[str, Any]]:
 
         data = job.data if job.data is not None else read_bytes(job.source)
         if ext in TIFF_EXTENSIONS or data[:4] in (b"II*\x00", b"MM\x00*"):
+            from .load import decode
+
+            decode(data, job.source)  # the loader's size and structure checks, on the first page
             pages = _tiff_pages(data, job.source)
             if pages is not None and len(pages) > 1:
                 return [read(i, p, p) for i, p in enumerate(pages, 1) if i not in job.skip_pages]
