@@ -269,6 +269,8 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
             cand = _piece(sub, p.x0, p.y0, 0, p.w)
             if cand is None or cand.h < 0.45 * line_h or cand.ink.mean() < 0.08:
                 continue
+            if cand.w < 0.2 * cand.h and not 0.8 * line_h <= cand.h <= 1.25 * line_h:
+                continue  # a bar shorter or taller than the digits: a stub of a ruling, not a "1"
             for ranges in split_options(sub, line_h):
                 pieces = [_piece(sub, p.x0, p.y0, a, b) for a, b in ranges]
                 if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
