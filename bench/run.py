@@ -683,6 +683,54 @@ def section_unseen_fonts(ctx: Context) -> dict[str, Any]:
             row.append(pct(acc))
         table.add_row(fam, *row)
     ctx.console.print(table)
+    out.update(_unseen_font_pages(ctx))
+    return out
+
+
+def _unseen_font_pages(ctx: Context) -> dict[str, Any]:
+    """Pages of held-out-font lines, photo-like, through the whole pipeline, each engine."""
+    from digit_ocr import synth
+    from digit_ocr.evaluate import levenshtein
+    from digit_ocr.reader import read_image
+    from digit_ocr.train import line_ink
+
+    rng = np.random.default_rng(2000 + ctx.args.seed)
+    pages = []
+    for _ in range(6 if ctx.args.quick else 20):
+        lines = [line_ink(rng, list(synth.HELDOUT_FAMILIES), int(rng.integers(36, 72))) for _ in range(4)]
+        width = max(ink.shape[1] for ink, _ in lines)
+        ink = np.vstack([np.pad(i, ((0, 0), (0, width - i.shape[1]))) for i, _ in lines]).astype(np.float32)
+        ok, buf = cv2.imencode(".jpg", photo_page(ink, rng), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        pages.append((buf.tobytes(), [t for _, t in lines]))
+    engines = ["model", "auto"] + (["tesseract"] if ctx.tesseract else [])
+    table = new_table(
+        f"unseen_fonts — {len(pages)} photo-like pages, {sum(len(t) for _, t in pages)} lines, whole reader",
+        ["engine", "digit acc", "lines exact", "s/page"],
+    )
+    out: dict[str, Any] = {}
+    for engine in engines:
+        errors = total = exact = lines_n = 0
+        t0 = time.perf_counter()
+        for data, truth in pages:
+            try:
+                got = read_image(data, engine=engine).text.split("\n")
+            except DigitOcrError:
+                got = []
+            for k, want in enumerate(truth):
+                line = got[k].replace(" ", "") if k < len(got) else ""
+                errors += min(len(want), levenshtein(want, line))
+                total += len(want)
+                exact += line == want
+                lines_n += 1
+        secs = (time.perf_counter() - t0) / len(pages)
+        acc = 1.0 - errors / max(1, total)
+        out[f"pages {engine}"] = {
+            "digit_accuracy": acc,
+            "lines_exact": exact / max(1, lines_n),
+            "s_per_page": secs,
+        }
+        table.add_row(engine, pct(acc), pct(exact / max(1, lines_n)), f"{secs:.2f}")
+    ctx.console.print(table)
     return out
 
 

@@ -107,19 +107,17 @@ def build_sources(
     return sources
 
 
-def synthetic_line(rng: np.random.Generator, handwriting: bool) -> tuple[np.ndarray, str]:
-    """A gray image of one line of random digits, printed or handwriting-like, and its text."""
+def line_ink(rng: np.random.Generator, families: list[str], height: int) -> tuple[np.ndarray, str]:
+    """The ink (bool) of one line of 3 to 8 random digits in the given font families, and its text."""
     import cv2
 
     from . import synth
 
     text = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(3, 9))))
     fams = synth.families()
-    names = ["HersheyScript"] if handwriting else [n for n in fams if n not in synth.HELDOUT_FAMILIES]
-    height = int(rng.integers(28, 64))
     glyphs = []
     for ch in text:
-        fam = fams[names[int(rng.integers(len(names)))]]
+        fam = fams[families[int(rng.integers(len(families)))]]
         ink = synth.render_font_digit(int(ch), fam[int(rng.integers(len(fam)))], height, rng)
         scale = height / ink.shape[0]
         glyphs.append(cv2.resize(ink * 255, (max(1, int(ink.shape[1] * scale)), height)) > 127)
@@ -130,6 +128,16 @@ def synthetic_line(rng: np.random.Generator, handwriting: bool) -> tuple[np.ndar
     for g in glyphs:
         page[height // 2 : height // 2 + g.shape[0], x : x + g.shape[1]] = g
         x += g.shape[1] + gap
+    return page, text
+
+
+def synthetic_line(rng: np.random.Generator, handwriting: bool) -> tuple[np.ndarray, str]:
+    """A gray image of one line of random digits, printed or handwriting-like, and its text."""
+    from . import synth
+
+    fams = synth.families()
+    names = ["HersheyScript"] if handwriting else [n for n in fams if n not in synth.HELDOUT_FAMILIES]
+    page, text = line_ink(rng, names, int(rng.integers(28, 64)))
     ink_level, paper = int(rng.integers(10, 90)), int(rng.integers(190, 250))
     img = np.where(page, ink_level, paper).astype(np.float32) + rng.normal(0, 6, page.shape)
     return np.clip(img, 0, 255).astype(np.uint8), text
