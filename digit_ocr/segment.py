@@ -69,11 +69,7 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     rest the larger ones count, so specks and noise do not pull the estimate down.
     """
     H, _W = shape
-    hs = [
-        p.h
-        for p in parts
-        if p.area >= 12 and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h
-    ]
+    hs = [p.h for p in parts if p.area >= 12 and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
     if not hs:
         return float(H)
     hs_arr = np.array(hs, float)
@@ -188,33 +184,49 @@ def _group_parts(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[
     then put back on the unsmeared ink.
     """
     smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
-    n, glabels, _stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
+    _n, glabels, _stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
     labels = np.where(clean > 0, glabels, 0).astype(np.int32)
-    parts = []
+    return labels, _parts_of(labels)
+
+
+def _parts_of(labels: np.ndarray) -> list[_Part]:
+    """One part per label of a label image (0 = background), with its box and pixel count."""
     ys, xs = np.nonzero(labels)
     if ys.size == 0:
-        return labels, []
+        return []
     lab = labels[ys, xs]
     order = np.argsort(lab, kind="stable")
     lab, ys, xs = lab[order], ys[order], xs[order]
     bounds = np.flatnonzero(np.diff(lab)) + 1
-    for seg_ys, seg_xs, seg_lab in zip(np.split(ys, bounds), np.split(xs, bounds), np.split(lab, bounds)):
-        parts.append(
-            _Part(
-                int(seg_xs.min()),
-                int(seg_ys.min()),
-                int(seg_xs.max()) + 1,
-                int(seg_ys.max()) + 1,
-                [int(seg_lab[0])],
-                int(seg_ys.size),
-            )
-        )
-    return labels, parts
+    return [
+        _Part(int(sx.min()), int(sy.min()), int(sx.max()) + 1, int(sy.max()) + 1, [int(sl[0])], int(sy.size))
+        for sy, sx, sl in zip(np.split(ys, bounds), np.split(xs, bounds), np.split(lab, bounds))
+    ]
 
 
-def _is_bar(p: _Part, min_area: int) -> bool:
-    """A filled, elongated rectangle: a seven-segment display's segment."""
-    return p.area >= min_area and p.area >= 0.55 * p.w * p.h and max(p.w, p.h) >= 2.2 * min(p.w, p.h)
+def _bar_shape(labels: np.ndarray, p: _Part, min_area: int) -> tuple[bool, float]:
+    """Whether a component is a seven-segment bar (a filled, elongated, possibly slanted
+    rectangle, judged by its second moments), and for an upright-ish bar its slant (dx/dy)."""
+    if p.area < min_area:
+        return False, 0.0
+    m = cv2.moments((labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0]).astype(np.uint8), binaryImage=True)
+    a, b, c = m["mu20"] / m["m00"], m["mu11"] / m["m00"], m["mu02"] / m["m00"]
+    root = float(np.sqrt(max(0.0, (a - c) ** 2 / 4 + b * b)))
+    l1, l2 = (a + c) / 2 + root, (a + c) / 2 - root
+    if l2 <= 0.05:
+        return False, 0.0
+    length, width = np.sqrt(12 * l1), np.sqrt(12 * l2)
+    is_bar = length >= 2.2 * width and p.area >= 0.6 * length * width
+    upright = c > a
+    return is_bar, (b / c if upright and c > 0 else 0.0)
+
+
+def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
+    """Shear a mask (or label image) so that strokes slanted by ``slant`` (dx/dy) stand upright."""
+    h, w = mask.shape
+    k = -slant if not inverse else slant
+    mat = np.float32([[1, k, -k * h / 2], [0, 1, 0]])
+    return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
 def segment(ink: np.ndarray) -> list[SegmentLine]:
@@ -225,18 +237,25 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
         return []
     char_h = typical_height(parts, (H, W))
     clean = remove_rulings(ink, char_h)
-    _, parts = _components(clean)
     min_area = max(4, int(0.002 * char_h * char_h))
-    if not any(p.area >= min_area for p in parts):
-        return []
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
     # a third of a character height; not characters of different lines or side by side.
     # Seven-segment displays are made of separate bars: join those across small gaps too.
-    bars = [p for p in parts if _is_bar(p, min_area)]
+    comp_labels, parts = _components(clean)
+    shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
+    bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
     if len(bars) >= 3 and len(bars) >= 0.5 * len(solid):
         bar_len = float(np.median([max(p.w, p.h) for p in bars]))
-        labels, parts = _group_parts(clean, int(round(0.3 * bar_len)), int(round(0.7 * bar_len)))
+        slants = [sl for (is_bar, sl), p in zip(shapes, parts) if is_bar and p.h > p.w]
+        slant = float(np.median(slants)) if slants else 0.0
+        kw, kh = int(round(0.3 * bar_len)), int(round(0.7 * bar_len))
+        if abs(slant) > 0.05:  # italic display: join the bars where they stand upright
+            upright_labels, _ = _group_parts(_shear(clean, slant), kw, kh)
+            labels = np.where(clean > 0, _shear(upright_labels, slant, inverse=True), 0).astype(np.int32)
+            parts = _parts_of(labels)
+        else:
+            labels, parts = _group_parts(clean, kw, kh)
     else:
         labels, parts = _group_parts(clean, 1, max(3, int(round(0.35 * char_h))))
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
