@@ -85,8 +85,9 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     """Merge two readings digit by digit (matched by box overlap).
 
     Agreement raises the confidence; on disagreement the engine with the higher calibrated
-    confidence wins, with a confidence lowered by the other's vote. Tesseract-only digits are
-    added when Tesseract is sure of them.
+    confidence wins (Tesseract only over a digit the model is unsure of), with a confidence
+    lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
+    them, on lines where the model read nothing.
     """
     tess = [d for line in tess_lines for d in line.digits]
     heights = sorted(d.box[3] for line in model_lines for d in line.digits)
@@ -118,15 +119,19 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
                 d.engine, d.agreed = "both", True
                 continue
             d.agreed = False
-            if t.confidence > d.confidence + OVERRIDE_MARGIN:
+            # Tesseract overrules only a digit the model is unsure of: it misreads handwriting
+            # with confidence, so a sure model digit stands (with its confidence lowered).
+            if d.confidence < CONSULT_BELOW and t.confidence > d.confidence + OVERRIDE_MARGIN:
                 d.runner_up, d.runner_up_confidence = d.digit, d.confidence
                 d.digit, d.confidence, d.engine = t.digit, _disagree(t.confidence, d.confidence), "tesseract"
             else:
                 d.runner_up, d.runner_up_confidence = t.digit, t.confidence
                 d.confidence = _disagree(d.confidence, t.confidence)
-    model_boxes = [d.box for line in model_lines for d in line.digits]
+    line_boxes = [line.box for line in model_lines if line.digits]
     for i, t in enumerate(tess):
-        if i in used or t.confidence < ADD_ABOVE or any(covered(t.box, b) > 0.2 for b in model_boxes):
+        # Only where the model read no line at all: beside the model's digits an extra
+        # Tesseract digit is more often a stroke or mark it misread (handwriting) than a digit.
+        if i in used or t.confidence < ADD_ABOVE or any(_same_band(t.box, b) for b in line_boxes):
             continue
         t.votes = {
             "model": {"digit": None, "confidence": 0.0},
@@ -135,6 +140,11 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
         t.agreed = False
         _insert(model_lines, t)
     return [line for line in model_lines if line.digits]
+
+
+def _same_band(a: Box, b: Box) -> bool:
+    """Whether two boxes overlap vertically by at least half the shorter one."""
+    return min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3], b[3])
 
 
 def _insert(lines: list[Line], d: Digit) -> None:

@@ -31,7 +31,7 @@ def test_agreement_raises_confidence_and_is_flagged() -> None:
 
 
 def test_disagreement_goes_to_the_more_confident_engine_with_lower_confidence() -> None:
-    out = combine([_line(("5", 0.55, 0), ("7", 0.95, 40))], [_tess(("6", 0.9, 0), ("1", 0.6, 40))])
+    out = combine([_line(("5", 0.55, 0), ("7", 0.95, 40))], [_tess(("6", 0.9, 0), ("1", 0.99, 40))])
     a, b = out[0].digits
     assert (a.digit, a.engine, a.agreed, a.runner_up) == ("6", "tesseract", False, "5")
     assert a.confidence < 0.9
@@ -43,12 +43,16 @@ def test_missing_on_one_side() -> None:
     # Tesseract sees nothing where the model read a 3 (handwriting): the model's digit stays.
     out = combine([_line(("3", 0.8, 0))], [Line([])])
     assert out[0].digits[0].digit == "3" and out[0].digits[0].agreed is False
-    # Tesseract is sure of a digit the model did not find: it is added in reading order.
+    # Beside the model's digits, an extra Tesseract digit is not added (a misread mark, mostly).
     out = combine([_line(("1", 0.9, 0))], [_tess(("1", 0.9, 0), ("8", 0.95, 80))])
-    assert out[0].text == "18" and out[0].digits[1].engine == "tesseract"
-    # ...but not when it is unsure.
-    out = combine([_line(("1", 0.9, 0))], [_tess(("1", 0.9, 0), ("8", 0.3, 80))])
     assert out[0].text == "1"
+    # On a line where the model read nothing, a digit Tesseract is sure of is added...
+    lower = Line([Digit("8", 0.95, (0, 200, 28, 48), "tesseract")])
+    out = combine([_line(("1", 0.9, 0))], [lower])
+    assert [line.text for line in out] == ["1", "8"] and out[1].digits[0].engine == "tesseract"
+    # ...but not one it is unsure of.
+    lower = Line([Digit("8", 0.3, (0, 200, 28, 48), "tesseract")])
+    assert [line.text for line in combine([_line(("1", 0.9, 0))], [lower])] == ["1"]
 
 
 def test_missing_tesseract_is_a_warning_not_a_failure(tmp_path: Path, monkeypatch) -> None:
