@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, p)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the temporary file may not exist, or not be removable
+            tmp.unlink()
         raise BadArgumentsError(f"cannot write {p}: {exc.strerror or exc}") from None
     return p

@@ -15,6 +15,9 @@ class ExitCode(IntEnum):
     MISSING_DEPENDENCY = 4
     BAD_MODEL = 5
     UNCERTAIN = 6
+    #: The external OCR engine (Tesseract) crashed, hung past --timeout or wrote unreadable output:
+    #: not a digit-ocr bug (that is 70), and often worth a retry or a look at the Tesseract install.
+    ENGINE_FAILED = 7
     INTERNAL_ERROR = 70
     SOME_FILES_FAILED = 123
     INTERRUPTED = 130

@@ -120,17 +120,19 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
                 "raise DIGIT_OCR_MAX_PIXELS to read it",
             )
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
+            data = fh.read(st.st_size + 1)  # read(n) allocates n bytes up front: never more than the file
     except UnreadableInputError:
         raise
     except OSError as exc:
         raise UnreadableInputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise UnreadableInputError(f"{p}: not enough memory to read {st.st_size:,} bytes") from None
     finally:
         os.close(fd)
     if not data:
         raise UnreadableInputError(f"{p}: empty file (0 bytes)")
-    if len(data) > limit:  # grew while being read
-        raise UnreadableInputError(f"{p}: file is over {limit:,} bytes, too large")
+    if len(data) > st.st_size:
+        raise UnreadableInputError(f"{p}: the file changed while it was being read")
     return data
 
 
@@ -186,7 +188,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from the header of any decodable format, without decoding; None if unknown."""
     try:
         return _SIZERS[image_format(data) or ""](data)
-    except (KeyError, IndexError, ValueError, struct.error):
+    except (KeyError, IndexError, ValueError, OverflowError, struct.error):
         return None
 
 
@@ -327,6 +329,32 @@ _SIZERS = {
 }  # fmt: skip
 
 
+# --------------------------------------------------------------------------- structure checks
+# Some codecs trust a length field and allocate it before they read: checked here first.
+
+
+def _no_check(data: bytes) -> str:
+    return ""
+
+
+def _png_check(data: bytes) -> str:
+    """Every chunk must fit in the file (OpenCV 5.0 allocates a chunk's declared length up front)."""
+    i, n = 8, len(data)
+    while i < n:
+        if i + 12 > n:
+            return "the file ends inside a chunk header"
+        length, kind = int.from_bytes(data[i : i + 4], "big"), data[i + 4 : i + 8]
+        if length > 0x7FFFFFFF or i + 12 + length > n:
+            return f"chunk {kind.decode('latin-1')!r} claims {length:,} bytes, {max(0, n - i - 12):,} remain"
+        if kind == b"IEND":
+            return ""
+        i += 12 + length
+    return ""  # no IEND: the codec decides
+
+
+_STRUCTURE_CHECKS = {"png": _png_check}
+
+
 # --------------------------------------------------------------------------- decoding
 
 
@@ -398,6 +426,9 @@ def decode(data: bytes, name: str = "<image>") -> LoadedImage:
         raise _unreadable(name, f"{kind} header is corrupt or truncated")
     limit = max_pixels()
     w, h = size
+    broken = _STRUCTURE_CHECKS.get(fmt, _no_check)(data)
+    if broken:
+        raise _unreadable(name, f"{kind} data is corrupt or truncated: {broken}")
     if w * h > limit and (fmt != "jpeg" or w * h > limit * 64):
         raise _over_limit(name, w, h, limit)
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -454,16 +485,7 @@ def to_8bit(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint16 and (img.ndim == 2 or img.shape[2] <= 4):
         img = cv2.convertScaleAbs(img, alpha=1.0 / 257.0)  # no float copy of a large 16-bit page
     elif img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating):
-            a = img.astype(np.float32)  # float64 beyond float32's range becomes inf, handled next
-            np.nan_to_num(a, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-            hi = float(a.max()) if a.size else 1.0
-            a *= 255.0 if hi <= 1.0 else 255.0 / hi
-        else:
-            a = img.astype(np.float32)
-            lo, hi = float(a.min()), float(a.max())
-            a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-        img = np.clip(a, 0, 255, out=a).astype(np.uint8)
+        img = _scaled_to_8bit(img)
     if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
         gray, alpha = img[:, :, 0].astype(np.float32), img[:, :, 1].astype(np.float32) / 255.0
         return (gray * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
@@ -473,6 +495,20 @@ def to_8bit(img: np.ndarray) -> np.ndarray:
     if img.ndim == 3 and img.shape[2] > 4:
         return np.ascontiguousarray(img[:, :, :3])
     return img
+
+
+def _scaled_to_8bit(img: np.ndarray) -> np.ndarray:
+    """Floats (NaN and inf included: 0..1 or 0..max) and other integer types, scaled into 0..255."""
+    with np.errstate(all="ignore"):  # inf * 255 and the like must not print RuntimeWarnings
+        if np.issubdtype(img.dtype, np.floating):
+            hi = float(np.max(img, where=np.isfinite(img), initial=-np.inf))
+            a = (img * (255.0 / hi if hi > 1.0 else 255.0)).astype(np.float32)  # scaled in its own dtype
+            np.nan_to_num(a, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        else:
+            a = img.astype(np.float32)
+            lo, hi = float(a.min()), float(a.max())
+            a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        return np.clip(a, 0, 255, out=a).astype(np.uint8)
 
 
 def open_image(source: str | os.PathLike[str] | np.ndarray | bytes) -> LoadedImage:

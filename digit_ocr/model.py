@@ -273,12 +273,13 @@ def _check(
         raise BadModelError(f"model {p} uses an unknown feature map {meta.get('feature_map')!r}", fix)
     if coef.dtype.kind not in "fiu" or intercept.dtype.kind not in "fiu" or classes.dtype.kind not in "iu":
         raise BadModelError(f"model {p} has non-numeric weights or classes", fix)
-    if classes.ndim != 1 or not 2 <= len(classes) <= 10 or len(set(classes.tolist())) != len(classes):
+    if classes.ndim != 1 or not 2 <= len(classes) <= 11 or len(set(classes.tolist())) != len(classes):
         raise BadModelError(
             f"model {p} has bad classes {classes.tolist()[:12]}: expected distinct digits", fix
         )
-    if classes.min() < 0 or classes.max() > 9:
-        raise BadModelError(f"model {p} has classes outside 0..9: {classes.tolist()}", fix)
+    # Classes are digits 0..9, and 10 for "not a digit" (see classify.NOT_A_DIGIT).
+    if classes.min() < 0 or classes.max() > 10:
+        raise BadModelError(f"model {p} has classes outside 0..10: {classes.tolist()}", fix)
     width = feature_map(np.zeros((1, 64), np.float32), meta["feature_map"]).shape[1]
     if coef.ndim != 2 or coef.shape != (len(classes), width) or intercept.shape != (len(classes),):
         raise BadModelError(

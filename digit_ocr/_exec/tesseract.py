@@ -62,7 +62,7 @@ _NOISE = re.compile(
 class TesseractError(DigitOcrError):
     """The tesseract process failed, crashed, timed out or wrote output that cannot be parsed."""
 
-    exit_code = ExitCode.INTERNAL_ERROR
+    exit_code = ExitCode.ENGINE_FAILED
 
 
 @dataclass(frozen=True)

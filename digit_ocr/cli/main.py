@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -62,7 +63,9 @@ def main(
 @app.command()
 def read(
     images: Annotated[
-        list[Path], typer.Argument(help="Image files to read.", show_default=False, metavar="IMAGE")
+        list[Path],
+        # readable=False: an unreadable file is reported by the loader (exit 3, one line), like a missing one.
+        typer.Argument(help="Image files to read.", show_default=False, metavar="IMAGE", readable=False),
     ],
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="text: digits line by line; json: JSON Lines.")
@@ -258,14 +261,26 @@ def run(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         code = ExitCode.OK
+    except OSError as exc:
+        if exc.filename is not None:  # a file error that escaped its module: a bug, like the ones below
+            code = _internal_error(exc, msgs)
+        else:  # standard output could not be written (disk full, a failing stream)
+            msgs.error(f"cannot write output: {exc.strerror or exc}")
+            with contextlib.suppress(OSError):  # so that the flush at exit does not fail a second time
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = ExitCode.BAD_ARGS
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        if _state["debug"]:
-            traceback.print_exc()
-        msgs.error(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; please report it)"
-        )
-        code = ExitCode.INTERNAL_ERROR
+        code = _internal_error(exc, msgs)
     sys.exit(int(code))
+
+
+def _internal_error(exc: BaseException, msgs: Messages) -> ExitCode:
+    if _state["debug"]:
+        traceback.print_exc()
+    msgs.error(
+        f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; please report it)"
+    )
+    return ExitCode.INTERNAL_ERROR
 
 
 # Commands defined in their own modules register themselves on `app` (light imports only).
