@@ -284,4 +284,4 @@ def _internal_error(exc: BaseException, msgs: Messages) -> ExitCode:
 
 
 # Commands defined in their own modules register themselves on `app` (light imports only).
-from . import serve_cmd  # noqa: E402, F401
+from . import batch_cmd, serve_cmd  # noqa: E402, F401
