@@ -1,5 +1,5 @@
 """``python -m digit_ocr``."""
 
-from .cli.main import run
+from .cli.entry import run
 
 run()

@@ -165,3 +165,32 @@ def test_strict_exit_code_for_uncertain_digits(tmp_path: Path) -> None:
         assert strict.returncode == plain.returncode
     confident = run_cli("read", "-e", "model", "--strict", str(SAMPLES / "meter_mono.jpg"))
     assert confident.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-e", "model", "{png}"],
+        ["-f", "json", "-e", "model", "{png}"],
+        ["{png}", "--engine", "model", "--strict"],
+        ["-e", "model", "{missing}", "{png}"],
+        ["-e", "model", "--timeout", "0", "{png}"],
+        ["-e", "model", "--format", "xml", "{png}"],
+    ],
+)
+def test_quick_read_path_matches_the_full_cli(args: list[str], printed_png: Path, tmp_path: Path) -> None:
+    """A plain `read` skips Typer for start-up time; it must behave exactly like the Typer app."""
+    argv = [a.format(png=printed_png, missing=tmp_path / "missing.png") for a in args]
+    quick = run_cli("read", *argv)
+    full = run_cli("read", *argv, env={"DIGIT_OCR_FULL_CLI": "1"})
+
+    def same(stdout: str) -> list[object]:
+        if not stdout.startswith("{"):
+            return [stdout]
+        records = [json.loads(x) for x in stdout.splitlines()]
+        for r in records:
+            r.pop("timing_ms", None)  # timings differ run to run; nothing else may
+        return records
+
+    assert (quick.returncode, same(quick.stdout)) == (full.returncode, same(full.stdout))
+    assert quick.stderr.splitlines()[:1] == full.stderr.splitlines()[:1]

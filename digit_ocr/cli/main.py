@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import BadArgumentsError, DigitOcrError, ExitCode
-from .output import Messages, error_record, json_line, text_block
+from ..errors import ExitCode
+from .guard import exit_code_for
+from .output import Messages
 
 app = typer.Typer(
     name="digit-ocr",
@@ -91,45 +90,10 @@ def read(
     ] = False,
 ) -> None:
     """Read the digits in IMAGES and print them (text or JSON Lines)."""
-    from ..annotate import draw, write_image
-    from ..load import load_image
-    from ..reader import LOW_CONFIDENCE, read_image
+    from .read_cmd import read_images
 
-    msgs = Messages()
-    if timeout <= 0:
-        raise BadArgumentsError("--timeout must be positive")
-    if annotate is not None and len(images) > 1 and not annotate.is_dir():
-        raise BadArgumentsError(f"--annotate {annotate}: with several images, give an existing folder")
-    out = sys.stdout
-    worst = ExitCode.OK
-    for path in images:
-        try:
-            reading = read_image(path, engine=engine.value, model=model, tesseract_timeout=timeout)
-        except DigitOcrError as exc:
-            if exc.exit_code is not ExitCode.UNREADABLE_INPUT:
-                raise  # not about this one file: stop with its own exit code
-            msgs.error(str(exc))
-            if fmt is Format.json:
-                out.write(json_line(error_record(str(path), int(exc.exit_code), str(exc))))
-            worst = ExitCode.UNREADABLE_INPUT
-            continue
-        for w in reading.warnings:
-            msgs.warn(w)
-        if fmt is Format.json:
-            record = reading.to_dict()
-            record["status"] = "ok" if reading.digits else "no_digits"
-            out.write(json_line(record))
-        else:
-            out.write(text_block(reading, header=len(images) > 1))
-        out.flush()
-        if not reading.digits and worst == ExitCode.OK:
-            worst = ExitCode.NO_DIGITS
-        if strict and reading.uncertain(LOW_CONFIDENCE) and worst in (ExitCode.OK, ExitCode.NO_DIGITS):
-            worst = ExitCode.UNCERTAIN
-        if annotate is not None:
-            target = annotate / f"{path.stem}.annotated.png" if annotate.is_dir() else annotate
-            write_image(target, draw(load_image(path), reading, LOW_CONFIDENCE))
-    raise typer.Exit(int(worst))
+    code = read_images(images, fmt.value, engine.value, model, annotate, timeout, strict)
+    raise typer.Exit(int(code))
 
 
 class Dataset(str, Enum):
@@ -250,37 +214,11 @@ def run(argv: list[str] | None = None) -> None:
         if ctx is not None:
             sys.stderr.write(f"Try '{ctx.command_path} --help' for help.\n")
         code = ExitCode.BAD_ARGS
-    except DigitOcrError as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        msgs.error(str(exc))
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        msgs.error("interrupted")
-        code = ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        sys.stderr.close()
-        code = ExitCode.OK
-    except OSError as exc:
-        if exc.filename is not None:  # a file error that escaped its module: a bug, like the ones below
-            code = _internal_error(exc, msgs)
-        else:  # standard output could not be written (disk full, a failing stream)
-            msgs.error(f"cannot write output: {exc.strerror or exc}")
-            with contextlib.suppress(OSError):  # so that the flush at exit does not fail a second time
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            code = ExitCode.BAD_ARGS
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        code = _internal_error(exc, msgs)
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if isinstance(exc, SystemExit):
+            raise
+        code = exit_code_for(exc, msgs, _state["debug"])
     sys.exit(int(code))
-
-
-def _internal_error(exc: BaseException, msgs: Messages) -> ExitCode:
-    if _state["debug"]:
-        traceback.print_exc()
-    msgs.error(
-        f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; please report it)"
-    )
-    return ExitCode.INTERNAL_ERROR
 
 
 # Commands defined in their own modules register themselves on `app` (light imports only).
