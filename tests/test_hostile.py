@@ -178,6 +178,17 @@ def test_bomb_is_refused_quickly_under_a_memory_cap(corpus: tuple[Path, dict[str
     assert_clean_stderr(r, errors=1)
 
 
+def test_file_too_large_for_the_pixel_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    p = tmp_path / "huge.png"
+    with open(p, "wb") as fh:  # sparse: 32 MiB that take no room
+        fh.write(b"\x89PNG\r\n\x1a\n")
+        fh.truncate(32 << 20)
+    r = cli("read", "-e", "model", str(p), env={"DIGIT_OCR_MAX_PIXELS": "1000"}, timeout=20)
+    assert r.returncode == ExitCode.UNREADABLE_INPUT
+    assert_clean_stderr(r, errors=1)
+    assert "too large for an image within the pixel limit" in r.stderr
+
+
 def test_several_files_good_ones_still_read(corpus: tuple[Path, dict[str, Case]]) -> None:
     root, cases = corpus
     names = ["zero-bytes.jpg", REFERENCE_PNG, "fifo.jpg", "bomb-100000x100000.png", "all-white.png"]
