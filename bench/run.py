@@ -562,6 +562,8 @@ def section_coldstart(ctx: Context) -> dict[str, Any]:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     cmd, label = cli_command(image)
     commands: dict[str, list[str]] = {label: cmd}
+    if cmd[-2] == "read":  # the model alone: what start-up costs without a Tesseract call
+        commands["digit-ocr read --engine model IMG"] = [*cmd[:-1], "--engine", "model", cmd[-1]]
     if ctx.tesseract:
         commands["tesseract IMG stdout --psm 6"] = [ctx.tesseract, str(image), "stdout", "--psm", "6"]
     stats = {name: RunStats() for name in commands}
@@ -587,16 +589,20 @@ def section_coldstart(ctx: Context) -> dict[str, Any]:
             pct(s["digit_accuracy"]),
         )
     if tess:
-        table.add_row(
-            "ratio (ours ÷ tesseract)",
-            fmt_ratio(ratio(ours["median_seconds"], tess["median_seconds"])),
-            "",
-            "",
-            fmt_ratio(ratio(ours["median_peak_rss_mb"], tess["median_peak_rss_mb"])),
-            "",
-            fmt_ratio(ratio(ours["digit_accuracy"], tess["digit_accuracy"])),
-            style="bold",
-        )
+        for name, s in summary.items():
+            if s is tess:
+                continue
+            short = name.removeprefix("digit-ocr read").removesuffix("IMG").strip() or "read"
+            table.add_row(
+                f"ratio ({short} ÷ tesseract)",
+                fmt_ratio(ratio(s["median_seconds"], tess["median_seconds"])),
+                "",
+                "",
+                fmt_ratio(ratio(s["median_peak_rss_mb"], tess["median_peak_rss_mb"])),
+                "",
+                fmt_ratio(ratio(s["digit_accuracy"], tess["digit_accuracy"])),
+                style="bold",
+            )
     ctx.console.print(table)
     if not os.access(GNU_TIME, os.X_OK):
         ctx.notes.append(f"coldstart: {GNU_TIME} not found, no peak memory figures")
