@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+#: At most this many marks are considered on one page (far more than any page of digits holds).
+MAX_PARTS = 4000
+
 
 @dataclass
 class Candidate:
@@ -92,26 +95,34 @@ def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
     return out
 
 
+def _mergeable(p: _Part, q: _Part, char_h: float) -> bool:
+    overlap = min(p.x1, q.x1) - max(p.x0, q.x0)
+    gap = max(p.y0, q.y0) - min(p.y1, q.y1)
+    merged_h = max(p.y1, q.y1) - min(p.y0, q.y0)
+    merged_w = max(p.x1, q.x1) - min(p.x0, q.x0)
+    return (
+        overlap >= 0.5 * min(p.w, q.w)
+        and gap <= 0.35 * char_h
+        and merged_h <= 1.3 * char_h
+        and merged_w <= 1.2 * char_h
+    )
+
+
 def _merge_parts(parts: list[_Part], char_h: float) -> list[_Part]:
-    """Join the pieces of one character: seven-segment segments, a detached bar, broken strokes."""
-    parts = sorted(parts, key=lambda p: p.x0)
+    """Join the pieces of one character: seven-segment segments, a detached bar, broken strokes.
+
+    A sweep from left to right: a part is compared only with the parts it overlaps
+    horizontally, so a page of noise costs little more than a page of digits.
+    """
     changed = True
     while changed:
         changed = False
         out: list[_Part] = []
-        for p in parts:
-            for q in out:
-                overlap = min(p.x1, q.x1) - max(p.x0, q.x0)
-                narrow = min(p.w, q.w)
-                gap = max(p.y0, q.y0) - min(p.y1, q.y1)
-                merged_h = max(p.y1, q.y1) - min(p.y0, q.y0)
-                merged_w = max(p.x1, q.x1) - min(p.x0, q.x0)
-                if (
-                    overlap >= 0.5 * narrow
-                    and gap <= 0.35 * char_h
-                    and merged_h <= 1.3 * char_h
-                    and merged_w <= 1.2 * char_h
-                ):
+        active: list[_Part] = []
+        for p in sorted(parts, key=lambda p: p.x0):
+            active = [q for q in active if q.x1 > p.x0]
+            for q in active:
+                if _mergeable(p, q, char_h):
                     q.x0, q.y0 = min(p.x0, q.x0), min(p.y0, q.y0)
                     q.x1, q.y1 = max(p.x1, q.x1), max(p.y1, q.y1)
                     q.labels += p.labels
@@ -120,8 +131,9 @@ def _merge_parts(parts: list[_Part], char_h: float) -> list[_Part]:
                     break
             else:
                 out.append(p)
-        parts = sorted(out, key=lambda p: p.x0)
-    return parts
+                active.append(p)
+        parts = out
+    return sorted(parts, key=lambda p: p.x0)
 
 
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
@@ -270,6 +282,8 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     ]
     if not parts:
         return []
+    if len(parts) > MAX_PARTS:  # a page of noise: keep the largest marks, bound the work
+        parts = sorted(parts, key=lambda p: -p.area)[:MAX_PARTS]
     char_h = typical_height(parts, (H, W))
     parts = _merge_parts(parts, char_h)
     result: list[SegmentLine] = []

@@ -45,6 +45,7 @@ STATUS_OF_EXIT = {
     ExitCode.BAD_ARGS: 400,
     ExitCode.UNREADABLE_INPUT: 422,
     ExitCode.MISSING_DEPENDENCY: 503,
+    ExitCode.ENGINE_FAILED: 502,
 }
 
 
