@@ -56,7 +56,7 @@ SYNTH = (("fonts", 400, 11), ("hershey", 300, 12), ("sevenseg", 300, 13), ("nega
 #: load_digits is the only real handwriting: its samples weigh more than the synthetic ones,
 #: and each of its training samples is also augmented into this many copies.
 LOAD_DIGITS_WEIGHT = 3.0
-LOAD_DIGITS_AUGMENT = 2
+LOAD_DIGITS_AUGMENT = 5
 
 
 def synth_source(name: str, n_per_class: int, seed: int) -> Source:
