@@ -69,6 +69,13 @@ def require_tesseract() -> None:
 
 
 @pytest.fixture
+def real_tesseract() -> str:
+    """The tesseract executable (skipped without one, except in CI)."""
+    require_tesseract()
+    return str(shutil.which("tesseract"))
+
+
+@pytest.fixture
 def printed_png(tmp_path: Path) -> Path:
     p = tmp_path / "printed.png"
     cv2.imwrite(str(p), render("4096"))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import cv2
@@ -46,16 +44,6 @@ def folder(tmp_path: Path) -> Path:
         rows.append(f"{file},{kind},{label},drawn by the test")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return tmp_path
-
-
-@pytest.fixture
-def real_tesseract() -> str:
-    exe = shutil.which("tesseract")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tesseract must be installed in CI")
-        pytest.skip("tesseract is not installed")
-    return exe
 
 
 @pytest.mark.parametrize(

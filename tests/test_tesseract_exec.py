@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
 from pathlib import Path
@@ -23,16 +22,6 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="fake tesseract is a 
 def _no_override(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in tess.ENV_OVERRIDES:
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def real_tesseract() -> str:
-    exe = shutil.which("tesseract")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tesseract must be installed in CI")
-        pytest.skip("tesseract is not installed")
-    return exe
 
 
 def render(
