@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import BadArgumentsError
+from .fileio import write_atomic
 from .result import Reading
 
 GREEN = (40, 160, 40)
@@ -42,25 +42,10 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     """Encode by the file's extension and write atomically (temporary file, then rename)."""
     p = Path(path)
     ext = p.suffix.lower() or ".png"
-    ok, buf = (
-        cv2.imencode(ext, image)
-        if ext in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-        else (
-            False,
-            None,
-        )
-    )
-    if not ok or buf is None:
+    if ext not in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
         raise BadArgumentsError(f"cannot write {p}: unsupported image type {ext!r}", "use .png or .jpg")
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(buf.tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # the temporary file may not exist, or not be removable
-            tmp.unlink()
-        raise BadArgumentsError(f"cannot write {p}: {exc.strerror or exc}") from None
+    ok, buf = cv2.imencode(ext, image)
+    if not ok:
+        raise BadArgumentsError(f"cannot write {p}: unsupported image type {ext!r}", "use .png or .jpg")
+    write_atomic(p, buf.tobytes())
     return p

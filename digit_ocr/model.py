@@ -8,7 +8,6 @@ keeps ``digit-ocr read`` quick to start.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BadArgumentsError, BadModelError
+from .fileio import write_atomic
 from .normalize import FEATURE_VERSION
 
 MODEL_FORMAT = 1
@@ -89,25 +89,16 @@ class Model:
         :class:`BadArgumentsError` with a one-line message.
         """
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         meta = dict(self.meta, model_format=MODEL_FORMAT)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(
-                    fh,
-                    coef=self.coef.astype(np.float32),
-                    intercept=self.intercept.astype(np.float32),
-                    classes=self.classes.astype(np.int64),
-                    meta=np.array(json.dumps(meta, sort_keys=True)),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise BadArgumentsError(f"cannot write model {path}: {exc.strerror or exc}") from None
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+            classes=self.classes.astype(np.int64),
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+        )
+        write_atomic(path, buf.getvalue(), "model", make_parents=True)
         write_checksum(path)
         return path
 
@@ -131,18 +122,11 @@ def write_checksum(path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     target = checksum_path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        line = f"{_sha256(path.read_bytes())}  {path.name}\n"
-        with open(tmp, "w", encoding="ascii", newline="\n") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        digest = _sha256(path.read_bytes())
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise BadArgumentsError(f"cannot write checksum {target}: {exc.strerror or exc}") from None
+        raise BadArgumentsError(f"cannot read model {path}: {exc.strerror or exc}") from None
+    write_atomic(target, f"{digest}  {path.name}\n".encode("ascii"), "checksum")
     return target
 
 
