@@ -28,13 +28,6 @@ def iou(a: Box, b: Box) -> float:
     return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
-def covered(a: Box, b: Box) -> float:
-    """The share of box ``a`` that box ``b`` covers."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / float(max(1, a[2] * a[3]))
-
-
 def needs_tesseract(lines: list[Line]) -> bool:
     """Whether Tesseract could change the answer: nothing found, or an uncertain digit."""
     digits = [d for line in lines for d in line.digits]
