@@ -9,7 +9,13 @@ Library use::
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# Defence in depth behind the loader's own header checks: OpenCV's decoders refuse images over
+# the same pixel limit (it reads this variable when it first decodes, so set it before cv2 runs).
+_limit = os.environ.get("DIGIT_OCR_MAX_PIXELS", "")
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", _limit if _limit.isdigit() else str(80_000_000))
 
 __version__ = "0.1.0"
 __all__ = ["read_image", "Reading", "__version__"]
