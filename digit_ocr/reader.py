@@ -72,7 +72,7 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]
     digits wins.
     """
     best: list[Line] = []
-    best_score = -1.0
+    best_score = float("-inf")
     for inverted in polarities(to_gray(work)):
         lines = _classify_lines(segment(binarize(work, inverted).ink), model, scale)
         score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
