@@ -6,6 +6,7 @@ import csv
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from .segment import segment
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pgm", ".ppm", ".gif"}
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 def _crop_features(path: Path) -> np.ndarray | None:
@@ -36,6 +38,18 @@ def _page_features(path: Path, label: str) -> list[np.ndarray] | None:
     return [normalize.features(c.ink) for c in cands]
 
 
+def _attempt(read: Callable[[], T | None], path: Path, empty: str, log: Log) -> T | None:
+    """``read()``, or None after saying why ``path`` is skipped (unreadable, or ``empty``)."""
+    try:
+        out = read()
+    except DigitOcrError as exc:
+        log(f"skipped {path}: {exc}")
+        return None
+    if out is None:
+        log(f"skipped {path}: {empty}")
+    return out
+
+
 def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.ndarray, np.ndarray]:
     """Read a user's labelled folder: subfolders ``0``..``9`` of single-digit crops and/or a
     ``labels.csv`` (``file,label``) of images whose digits are segmented and kept when their
@@ -53,14 +67,8 @@ def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.nd
         for p in sorted(sub.iterdir()):
             if p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            try:
-                f = _crop_features(p)
-            except DigitOcrError as exc:
-                log(f"skipped {p}: {exc}")
-                skipped += 1
-                continue
+            f = _attempt(lambda p=p: _crop_features(p), p, "no ink found", log)
             if f is None:
-                log(f"skipped {p}: no ink found")
                 skipped += 1
                 continue
             X.append(f)
@@ -78,14 +86,13 @@ def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.nd
                     log(f"skipped {labels} row {name!r}: label {label!r} is not a digit string")
                     skipped += 1
                     continue
-                try:
-                    feats = _page_features(p, label)
-                except DigitOcrError as exc:
-                    log(f"skipped {p}: {exc}")
-                    skipped += 1
-                    continue
+                feats = _attempt(
+                    lambda p=p, label=label: _page_features(p, label),
+                    p,
+                    f"the digits found don't match the label {label!r}",
+                    log,
+                )
                 if feats is None:
-                    log(f"skipped {p}: the digits found don't match the label {label!r}")
                     skipped += 1
                     continue
                 X.extend(feats)
