@@ -34,6 +34,12 @@ def _contrast(gray: np.ndarray) -> float:
     return float(hi - lo)
 
 
+#: Departures from the local background weaker than this share of the strongest are ignored.
+POLARITY_STRONG = 0.4
+#: Both polarities are tried when dark and light departures are within this factor of each other.
+POLARITY_BAND = 2.0
+
+
 def polarities(gray: np.ndarray) -> list[bool]:
     """The polarities worth trying, most likely first (True: light ink on a dark background).
 
@@ -48,11 +54,13 @@ def polarities(gray: np.ndarray) -> list[bool]:
     k = min(255, max(5, int(max(small.shape) / 5) | 1))
     bg = cv2.medianBlur(small, k) if k < min(small.shape) else np.full_like(small, int(np.median(small)))
     d = small.astype(np.float32) - bg.astype(np.float32)
-    darker = float(np.maximum(-d, 0).sum())
-    lighter = float(np.maximum(d, 0).sum())
+    # Only strong departures count: strokes depart far, uneven light and paper texture little.
+    t = POLARITY_STRONG * float(np.percentile(np.abs(d), 99.9))
+    darker = float(np.maximum(-d - t, 0).sum())
+    lighter = float(np.maximum(d - t, 0).sum())
     ratio = (darker + 1.0) / (lighter + 1.0)
     guess = ratio < 1.0
-    return [guess, not guess] if 0.6 < ratio < 1.67 else [guess]
+    return [guess, not guess] if 1 / POLARITY_BAND < ratio < POLARITY_BAND else [guess]
 
 
 def light_on_dark(gray: np.ndarray) -> bool:
