@@ -73,8 +73,9 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]
     """
     best: list[Line] = []
     best_score = float("-inf")
-    for inverted in polarities(to_gray(work)):
-        lines = _classify_lines(segment(binarize(work, inverted).ink), model, scale)
+    gray = to_gray(work)  # once: binarize takes it as it is
+    for inverted in polarities(gray):
+        lines = _classify_lines(segment(binarize(gray, inverted).ink), model, scale)
         score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
         if score > best_score:
             best, best_score = lines, score

@@ -83,15 +83,15 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
 def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
     """Erase straight horizontal and vertical lines much longer than a character (rulings, grids, frames)."""
     length = int(max(2.5 * char_h, 25))
-    out = ink.copy()
+    out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
     H, W = ink.shape
     for ksize, limit in (((length, 1), W), ((1, length), H)):
         if max(ksize) >= limit:
             continue
         lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
         if cv2.countNonZero(lines):
-            lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))
-            out[lines > 0] = 0
+            out = out.copy() if out is ink else out
+            out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
     return out
 
 
@@ -244,7 +244,7 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
 def segment(ink: np.ndarray) -> list[SegmentLine]:
     """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order."""
     H, W = ink.shape
-    _, parts = _components(ink)
+    ink_labels, parts = _components(ink)
     if not parts:
         return []
     char_h = typical_height(parts, (H, W))
@@ -253,7 +253,7 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
     # a third of a character height; not characters of different lines or side by side.
     # Seven-segment displays are made of separate bars: join those across small gaps too.
-    comp_labels, parts = _components(clean)
+    comp_labels, parts = (ink_labels, parts) if clean is ink else _components(clean)
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
