@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ class TrainResult:
     per_source: dict[str, float]
     report: str
     confusion: np.ndarray
-    report_dir: Path | None = None
-    files: list[Path] = field(default_factory=list)
+    #: The held-out features, labels and predictions, for the report's pictures.
+    heldout: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def load_digits_source() -> Source:
@@ -278,9 +278,7 @@ def train(
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     model = Model(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_, meta)
-    result = TrainResult(model, accuracy, per_source, report, cm)
-    result._test = (Xte, yte, pred)  # type: ignore[attr-defined]
-    return result
+    return TrainResult(model, accuracy, per_source, report, cm, (Xte, yte, pred))
 
 
 def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
@@ -317,7 +315,7 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
 
-    Xte, yte, pred = result._test  # type: ignore[attr-defined]
+    Xte, yte, pred = result.heldout
     digits = yte < 10
     Xte, yte, pred = Xte[digits], yte[digits], pred[digits]
     rng = np.random.default_rng(0)
