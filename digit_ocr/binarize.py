@@ -38,6 +38,8 @@ def _contrast(gray: np.ndarray) -> float:
 POLARITY_STRONG = 0.4
 #: Both polarities are tried when dark and light departures are within this factor of each other.
 POLARITY_BAND = 2.0
+#: Pages whose ink spans fewer grey levels than this are stretched to full range first.
+LOW_SPREAD = 128.0
 
 
 def polarities(gray: np.ndarray) -> list[bool]:
@@ -108,6 +110,8 @@ def binarize(img: np.ndarray, inverted: bool | None = None) -> Binarized:
     spread = float(hi - lo)
     if spread < 40:
         return Binarized(np.zeros_like(flat), gray, inverted)
+    if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
+        flat = np.clip((flat.astype(np.float32) - lo) * (255.0 / (255.0 - lo)), 0, 255).astype(np.uint8)
     thr = edge_otsu(flat)
     block = max(15, int(min(flat.shape) / 10) | 1)
     local = cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)

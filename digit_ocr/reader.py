@@ -16,7 +16,7 @@ from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .result import Digit, Line, Reading
-from .segment import SegmentLine, segment
+from .segment import Candidate, SegmentLine, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates whose best digit has less than this share of the digit probability are not read.
@@ -27,6 +27,8 @@ NOT_A_DIGIT_ABOVE = 0.70
 LOW_CONFIDENCE = 0.60
 #: Each extra piece a wide candidate is cut into costs this much mean log confidence.
 SPLIT_PENALTY = 0.15
+#: A candidate read without the pieces sticking out above or below it costs this much.
+TRIM_PENALTY = 0.1
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
 #: thresholds and stroke filters have room.
 MIN_WORK_SIDE = 480
@@ -96,24 +98,35 @@ def _option_score(preds: list[Prediction]) -> float:
     return sum(logs) / len(logs) - SPLIT_PENALTY * (len(preds) - 1)
 
 
+def _best_cut(c: Candidate, pred: dict[int, Prediction]) -> list[Candidate]:
+    """The way of reading a candidate whose pieces the model reads best: whole, cut into
+    touching digits, or without the bits sticking out above or below it."""
+    options = [[c], *c.splits]
+    scores = [_option_score([pred[id(q)] for q in opt]) for opt in options]
+    if c.core is not None:
+        options.append([c.core])
+        scores.append(_option_score([pred[id(c.core)]]) - TRIM_PENALTY)
+    return options[int(np.argmax(scores))]
+
+
 def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[Line]:
     """Classify every candidate (each way of cutting a wide one too) and keep the digits."""
-    options = [[[c], *c.splits] for line in seg for c in line.items]
-    pieces = [piece for opts in options for opt in opts for piece in opt]
+    cands = [c for line in seg for c in line.items]
+    pieces = [
+        q for c in cands for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []))
+    ]
     if not pieces:
         return []
     feats = np.stack([normalize.features(p.ink) for p in pieces])
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
-    opts_iter = iter(options)
+    pred = {id(p): preds[i] for i, p in enumerate(pieces)}
     lines = []
     for sline in seg:
         digits: list[Digit] = []
         pending_space = False
         for c in sline.items:
-            opts = next(opts_iter)
-            best = max(opts, key=lambda opt: _option_score([preds[at[id(q)]] for q in opt]))
-            for j, piece in enumerate(best):
+            for j, piece in enumerate(_best_cut(c, pred)):
                 k = at[id(piece)]
                 p = preds[k]
                 space = c.space_before and j == 0

@@ -24,6 +24,9 @@ class Candidate:
     #: Other ways to cut a wide candidate into 2, 3, ... digits (touching handwriting); the
     #: reader keeps the cut whose pieces the model reads best.
     splits: list[list[Candidate]] = field(default_factory=list)
+    #: This candidate without the pieces that stick out above or below its main stroke (a
+    #: neighbour's edge on a meter wheel, a stray mark), when there are any.
+    core: Candidate | None = None
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -304,6 +307,9 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
                 continue
             if cand.w < 0.2 * cand.h and not 0.8 * line_h <= cand.h <= 1.25 * line_h:
                 continue  # a bar shorter or taller than the digits: a stub of a ruling, not a "1"
+            core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
+            if core is not None and core.h >= 0.45 * line_h:
+                cand.core = core
             for ranges in split_options(sub, line_h):
                 pieces = [_piece(sub, p.x0, p.y0, a, b) for a, b in ranges]
                 if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
@@ -316,6 +322,26 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
             c.space_before = gap > 0.9 * line_h
         result.append(SegmentLine(items))
     return result
+
+
+def _core(labels: np.ndarray, p: _Part) -> Candidate | None:
+    """The candidate without the pieces that lie mostly above or below its largest one."""
+    if len(p.labels) < 2:
+        return None
+    masks = [labels == lab for lab in p.labels]
+    rows = [np.nonzero(m.any(axis=1))[0] for m in masks]
+    main = int(np.argmax([m.sum() for m in masks]))
+    a, b = rows[main][0], rows[main][-1] + 1
+    keep = [
+        m for m, r in zip(masks, rows)
+        if r.size and min(b, r[-1] + 1) - max(a, r[0]) >= 0.5 * (r[-1] + 1 - r[0])
+    ]
+    if len(keep) == len(masks):
+        return None
+    sub = np.logical_or.reduce(keep)
+    cols = np.nonzero(sub.any(axis=0))[0]
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    return _piece(sub, p.x0, p.y0, c0, c1)
 
 
 def _piece(sub: np.ndarray, x0: int, y0: int, a: int, b: int) -> Candidate | None:
