@@ -40,6 +40,8 @@ POLARITY_STRONG = 0.4
 POLARITY_BAND = 2.0
 #: Pages whose ink spans fewer grey levels than this are stretched to full range first.
 LOW_SPREAD = 128.0
+#: The background is never taken for darker than this share of the page's paper level.
+PAPER_FLOOR = 0.8
 
 
 def polarities(gray: np.ndarray) -> list[bool]:
@@ -70,7 +72,7 @@ def light_on_dark(gray: np.ndarray) -> bool:
     return polarities(gray)[0]
 
 
-def flatten(gray: np.ndarray) -> np.ndarray:
+def flatten(gray: np.ndarray, crop: bool = False) -> np.ndarray:
     """Divide out the background (light falloff, shadows, grey or tinted paper); ink stays dark.
 
     The background is a large median of a shrunken copy: robust to ink (a minority of
@@ -92,20 +94,27 @@ def flatten(gray: np.ndarray) -> np.ndarray:
         bg = bg.T if transpose else bg
     else:
         bg = cv2.medianBlur(small, k)
+        if crop:
+            # Thick digits filling most of a small crop fill the median's window too: there
+            # the median is ink, not paper. A crop is too small for deep shadows, so no
+            # background is taken for much darker than its paper.
+            floor = int(PAPER_FLOOR * float(np.percentile(small, 90)))
+            bg = np.maximum(bg, np.uint8(floor))
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     flat = gray.astype(np.float32) / np.maximum(bg, 1.0)
     return np.clip(flat * 255.0, 0, 255).astype(np.uint8)
 
 
-def binarize(img: np.ndarray, inverted: bool | None = None) -> Binarized:
-    """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity."""
+def binarize(img: np.ndarray, inverted: bool | None = None, crop: bool = False) -> Binarized:
+    """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity,
+    ``crop`` says the image is a small crop (enlarged to be worked on), not a page."""
     gray = to_gray(img)
     if inverted is None:
         inverted = light_on_dark(gray)
     if inverted:
         gray = 255 - gray
     gray = cv2.GaussianBlur(gray, (3, 3), 0) if min(gray.shape) > 64 else gray
-    flat = flatten(gray)
+    flat = flatten(gray, crop)
     lo, hi = np.percentile(flat[::3, ::3], (0.5, 99.5))
     spread = float(hi - lo)
     if spread < 40:

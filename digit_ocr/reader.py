@@ -67,7 +67,7 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
     )
 
 
-def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
+def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
     When the polarity is unclear both are read, and the reading with more confident
@@ -77,7 +77,7 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]
     best_score = float("-inf")
     gray = to_gray(work)  # once: binarize takes it as it is
     for inverted in polarities(gray):
-        lines = _classify_lines(segment(binarize(gray, inverted).ink), model, scale)
+        lines = _classify_lines(segment(binarize(gray, inverted, crop).ink), model, scale)
         score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
         if score > best_score:
             best, best_score = lines, score
@@ -184,7 +184,8 @@ def read_image(
         timing["tesseract"] = time.perf_counter() - t1
     else:
         m = get_model(model)
-        reading.lines = read_lines_model(work, m, scale)
+        crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
+        reading.lines = read_lines_model(work, m, scale, crop)
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
             t2 = time.perf_counter()

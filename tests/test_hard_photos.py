@@ -1,0 +1,75 @@
+"""Photo conditions that broke earlier versions: faint displays, meter-wheel crops.
+
+The images are drawn here (no evaluation data needed) and read through the real CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digit_ocr import read_image, synth
+
+from .conftest import run_cli
+
+#: Wheel crops: digit pitch (in digit heights) and how much of the neighbours shows.
+#: Wheel crops: digit pitch (in digit heights) and how much of the neighbours shows.
+PITCH = 1.3
+SHOW = 0.1
+NOISE = 2.0
+
+
+def _sevenseg_strip(text: str, ink: tuple[int, int], paper: int, seed: int) -> np.ndarray:
+    """A small LCD strip (200x31 like a cropped meter display): grey segments on a grey panel,
+    the digits filling the height, blurred and noisy like a phone photo of it."""
+    h, w, sup = 31, 200, 4
+    big = np.zeros((h * sup, w * sup), np.uint8)
+    height = 25.0 * sup
+    width, t, g = 0.55 * height, 0.13 * height, 0.03 * height
+    x = 8.0 * sup
+    for ch in text:
+        polys = synth.sevenseg_polygons(synth.sevenseg_segments(int(ch)), height, width, t, g, 0.08, True)
+        cv2.fillPoly(big, [np.round(p + (x, 3 * sup)).astype(np.int32) for p in polys], 255, cv2.LINE_AA)
+        x += width + 0.35 * height
+    alpha = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    rng = np.random.default_rng(seed)
+    level = np.linspace(ink[0], ink[1], w, dtype=np.float32)[None, :]  # the ink fades to the right
+    img = paper - alpha * (paper - level) + rng.normal(0, NOISE, (h, w))
+    img = cv2.GaussianBlur(img, (3, 3), 0.8)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_faint_lcd_strip_is_read(tmp_path: Path, seed: int) -> None:
+    """Segments fading from 45 to 20 grey levels darker than the panel (a dim LCD) read right."""
+    path = tmp_path / "lcd.png"
+    cv2.imwrite(str(path), _sevenseg_strip("70945", ink=(195, 220), paper=240, seed=seed))
+    proc = run_cli("read", "--engine", "model", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "70945"
+
+
+def _wheel_crop(digit: str, above: str, below: str) -> np.ndarray:
+    """A tight crop of one counter wheel: the digit, with the bottom of the digit above and
+    the top of the digit below showing at the crop's edges (as on a real meter)."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 2.0, 8
+    (tw, th), _ = cv2.getTextSize(digit, font, scale, thick)
+    pitch = int(th * PITCH)
+    tall = np.full((3 * pitch + 40, tw + 24), 235, np.uint8)
+    for k, ch in enumerate((above, digit, below)):
+        cv2.putText(tall, ch, (12, 20 + th + k * pitch), font, scale, 30, thick, cv2.LINE_AA)
+    centre = 20 + th // 2 + pitch
+    half = int(0.5 * pitch + SHOW * th)
+    return tall[centre - half : centre + half]
+
+
+@pytest.mark.parametrize("digit", list("0123456789"))
+def test_bold_digit_filling_a_wheel_crop(tmp_path: Path, digit: str) -> None:
+    """A bold digit filling most of a tight crop, with the edges of its neighbours on the wheel
+    showing: the digit's thick strokes are not taken for background."""
+    path = tmp_path / "wheel.png"
+    cv2.imwrite(str(path), _wheel_crop(digit, "2", "7"))
+    assert read_image(path, engine="model").text == digit
