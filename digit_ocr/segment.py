@@ -9,6 +9,10 @@ import numpy as np
 
 #: At most this many marks are considered on one page (far more than any page of digits holds).
 MAX_PARTS = 4000
+#: A line is at least this share of its tallest mark high (descending 7s and 9s are taller).
+TALL_SHARE = 0.6
+#: Marks under this share of the fifth largest mark's ink do not set the character height.
+SPECK_SHARE = 0.1
 
 
 @dataclass
@@ -75,7 +79,12 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     rest the larger ones count, so specks and noise do not pull the estimate down.
     """
     H, _W = shape
-    hs = [p.h for p in parts if p.area >= 12 and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
+    areas = sorted((p.area for p in parts), reverse=True) or [0]
+    # Specks count for nothing beside the page's largest marks (grain, sensor noise).
+    least = max(12.0, SPECK_SHARE * areas[min(4, len(areas) - 1)])
+    hs = [
+        p.h for p in parts if p.area >= least and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h
+    ]
     if not hs:
         return float(H)
     hs_arr = np.array(hs, float)
@@ -293,10 +302,10 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     for line in _group_lines(parts):
         line_h = float(np.median([p.h for p in line]))
         tall = max(p.h for p in line)
-        line_h = max(line_h, 0.75 * tall)
+        line_h = max(line_h, TALL_SHARE * tall)
         if line_h < 0.5 * char_h:
             continue  # a line of marks much smaller than the page's characters
-        kept = [p for p in line if 0.5 * line_h <= p.h <= 1.6 * line_h]
+        kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
         if not kept:
             continue
         items: list[Candidate] = []

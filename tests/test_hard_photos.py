@@ -73,3 +73,22 @@ def test_bold_digit_filling_a_wheel_crop(tmp_path: Path, digit: str) -> None:
     path = tmp_path / "wheel.png"
     cv2.imwrite(str(path), _wheel_crop(digit, "2", "7"))
     assert read_image(path, engine="model").text == digit
+
+
+def _descending_line() -> np.ndarray:
+    """Handwriting-like line "4127": a narrow 1 and a small 2 beside a 7 whose tail descends
+    far below the line, as many people write it."""
+    img = np.full((260, 420), 235, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, "4", (30, 120), font, 2.2, 25, 6, cv2.LINE_AA)
+    cv2.line(img, (130, 62), (130, 120), 25, 6, cv2.LINE_AA)  # a bare stroke "1"
+    cv2.putText(img, "2", (170, 120), font, 1.6, 25, 5, cv2.LINE_AA)
+    cv2.line(img, (250, 62), (320, 62), 25, 6, cv2.LINE_AA)  # the 7: its bar on the line's top,
+    cv2.line(img, (320, 62), (285, 160), 25, 6, cv2.LINE_AA)  # its stem far below the baseline
+    return img
+
+
+def test_descenders_do_not_hide_small_digits(tmp_path: Path) -> None:
+    path = tmp_path / "line.png"
+    cv2.imwrite(str(path), _descending_line())
+    assert read_image(path, engine="model").text == "4127"
