@@ -70,18 +70,30 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
 def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
-    When the polarity is unclear both are read, and the reading with more confident
-    digits wins.
+    When the polarity is unclear both are read; a small crop is also read without the
+    crop's paper floor (see ``binarize.flatten``); the most plausible reading wins.
     """
     best: list[Line] = []
     best_score = float("-inf")
     gray = to_gray(work)  # once: binarize takes it as it is
     for inverted in polarities(gray):
-        lines = _classify_lines(segment(binarize(gray, inverted, crop).ink), model, scale)
-        score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
-        if score > best_score:
-            best, best_score = lines, score
+        for floor in (True, False) if crop else (False,):
+            lines = _classify_lines(segment(binarize(gray, inverted, floor).ink), model, scale)
+            score = reading_score(lines)
+            if score > best_score:
+                best, best_score = lines, score
     return best
+
+
+def reading_score(lines: list[Line]) -> float:
+    """How plausible a reading is: confident digits count for it; digits of uneven heights
+    and extra lines, which is what noise read as digits looks like, count against it."""
+    digits = [d for line in lines for d in line.digits]
+    if not digits:
+        return -1e9
+    heights = np.array([d.box[3] for d in digits], float)
+    spread = float(heights.std() / heights.mean())
+    return sum(d.confidence - 0.75 for d in digits) - spread * len(digits) - 0.3 * (len(lines) - 1)
 
 
 def _rejected(p: Prediction) -> bool:

@@ -92,3 +92,18 @@ def test_descenders_do_not_hide_small_digits(tmp_path: Path) -> None:
     path = tmp_path / "line.png"
     cv2.imwrite(str(path), _descending_line())
     assert read_image(path, engine="model").text == "4127"
+
+
+def test_noise_read_as_digits_loses_to_one_clear_digit() -> None:
+    """Between two binarizations of a crop, one clear digit beats a handful of confident
+    "digits" of all heights on several lines (what speckle read as digits looks like)."""
+    from digit_ocr.reader import reading_score
+    from digit_ocr.result import Digit, Line
+
+    clear = [Line([Digit("2", 0.95, (10, 10, 60, 100))])]
+    noise = [
+        Line([Digit("1", 0.9, (0, 0, 5, 12)), Digit("7", 0.92, (20, 0, 20, 40))]),
+        Line([Digit("4", 0.88, (0, 50, 30, 70)), Digit("1", 0.97, (40, 50, 6, 25))]),
+    ]
+    assert reading_score(clear) > reading_score(noise)
+    assert reading_score([]) < reading_score(clear)
