@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import BadArgumentsError, DigitOcrError, ExitCode, MissingDependencyError
+from . import tesserocr_api
 
 if TYPE_CHECKING:
     import numpy as np
@@ -366,8 +367,8 @@ def _check_args(psm: int, timeout: float, dpi: int) -> None:
         raise BadArgumentsError(f"tesseract DPI hint must be in 70..2400, not {dpi}")
 
 
-def _encode(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
-    """Pad an 8-bit gray/BGR(A) image with white and PNG-encode it; also return its (width, height)."""
+def _pad(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an 8-bit gray/BGR(A) image with white; also return its (width, height)."""
     import cv2
     import numpy as np
 
@@ -383,11 +384,18 @@ def _encode(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
     if height == 0 or width == 0:
         raise ValueError("empty image")
     white = 255 if image.ndim == 2 else (255, 255, 255)
-    padded = cv2.copyMakeBorder(image, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=white)
+    return cv2.copyMakeBorder(image, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=white), (width, height)
+
+
+def _encode(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
+    """Pad an 8-bit gray/BGR(A) image with white and PNG-encode it; also return its (width, height)."""
+    import cv2
+
+    padded, size = _pad(image)
     ok, buf = cv2.imencode(".png", padded, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise TesseractError("could not encode the image as PNG for tesseract")
-    return buf.tobytes(), (width, height)
+    return buf.tobytes(), size
 
 
 def read_digits(
@@ -402,6 +410,10 @@ def read_digits(
     _check_args(psm, timeout, dpi)
     exe = _require_tesseract()
     _version_at(exe)
+    if tesserocr_api.use_in_process(binary_named=any(os.environ.get(v, "").strip() for v in ENV_OVERRIDES)):
+        padded, size = _pad(image)
+        hocr = tesserocr_api.read_hocr(padded, psm=psm, dpi=dpi, timeout=timeout)
+        return parse_hocr(hocr, shift=PAD, size=size)
     data, size = _encode(image)
     args = [
         exe, "-", "-",
