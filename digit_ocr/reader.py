@@ -29,6 +29,8 @@ LOW_CONFIDENCE = 0.60
 SPLIT_PENALTY = 0.15
 #: A candidate read without the pieces sticking out above or below it costs this much.
 TRIM_PENALTY = 0.1
+#: Two narrow neighbours read as one digit (the halves of a broken 0) cost this much.
+JOIN_PENALTY = 0.1
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
 #: thresholds and stroke filters have room.
 MIN_WORK_SIDE = 480
@@ -115,6 +117,8 @@ def _best_cut(c: Candidate, pred: dict[int, Prediction]) -> list[Candidate]:
     touching digits, or without the bits sticking out above or below it."""
     options = [[c], *c.splits]
     scores = [_option_score([pred[id(q)] for q in opt]) for opt in options]
+    if c.joined:
+        scores[0] -= JOIN_PENALTY
     if c.core is not None:
         options.append([c.core])
         scores.append(_option_score([pred[id(c.core)]]) - TRIM_PENALTY)

@@ -31,6 +31,9 @@ class Candidate:
     #: This candidate without the pieces that stick out above or below its main stroke (a
     #: neighbour's edge on a meter wheel, a stray mark), when there are any.
     core: Candidate | None = None
+    #: Made by joining two narrow neighbours (the halves of a thin-sided 0 that broke apart);
+    #: ``splits`` then holds the two as they were, and the reader keeps what reads better.
+    joined: bool = False
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -82,11 +85,11 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     areas = sorted((p.area for p in parts), reverse=True) or [0]
     # Specks count for nothing beside the page's largest marks (grain, sensor noise).
     least = max(12.0, SPECK_SHARE * areas[min(4, len(areas) - 1)])
-    hs = [
-        p.h for p in parts if p.area >= least and p.h >= 6 and p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h
-    ]
+    sized = [p for p in parts if p.area >= least and p.h >= 6]
+    hs = [p.h for p in sized if p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
     if not hs:
-        return float(H)
+        # Only runs of touching characters (wider than three heights) or nothing at all.
+        return float(np.median([p.h for p in sized])) if sized else float(H)
     hs_arr = np.array(hs, float)
     big = hs_arr[hs_arr >= 0.5 * np.percentile(hs_arr, 90)]
     return float(np.median(big))
@@ -326,11 +329,46 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
             items.append(cand)
         if not items:
             continue
+        items = _join_halves(items, line_h)
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for c, gap in zip(items[1:], gaps):
             c.space_before = gap > 0.9 * line_h
         result.append(SegmentLine(items))
     return result
+
+
+def _join_halves(items: list[Candidate], line_h: float) -> list[Candidate]:
+    """Offer each pair of narrow, close, equally tall neighbours also as one candidate: the two
+    sides of an O-shaped digit whose thin top and bottom did not survive thresholding."""
+    out: list[Candidate] = []
+    i = 0
+    while i < len(items):
+        a = items[i]
+        b = items[i + 1] if i + 1 < len(items) else None
+        if b is not None and not a.splits and not b.splits and _halves(a, b, line_h):
+            x0, y0 = a.x, min(a.y, b.y)
+            x1, y1 = b.x + b.w, max(a.y + a.h, b.y + b.h)
+            ink = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            for q in (a, b):
+                ink[q.y - y0 : q.y - y0 + q.h, q.x - x0 : q.x - x0 + q.w] |= q.ink
+            out.append(Candidate(x0, y0, x1 - x0, y1 - y0, ink, splits=[[a, b]], joined=True))
+            i += 2
+        else:
+            out.append(a)
+            i += 1
+    return out
+
+
+def _halves(a: Candidate, b: Candidate, line_h: float) -> bool:
+    gap = b.x - (a.x + a.w)
+    tol = 0.15 * line_h
+    return (
+        max(a.w, b.w) <= 0.45 * line_h
+        and -0.25 * line_h <= gap <= tol
+        and abs(a.y - b.y) <= tol
+        and abs(a.y + a.h - b.y - b.h) <= tol
+        and b.x + b.w - a.x <= 0.9 * line_h
+    )
 
 
 def _core(labels: np.ndarray, p: _Part) -> Candidate | None:

@@ -107,3 +107,45 @@ def test_noise_read_as_digits_loses_to_one_clear_digit() -> None:
     ]
     assert reading_score(clear) > reading_score(noise)
     assert reading_score([]) < reading_score(clear)
+
+
+def _printed(text: str, font_file: str, px: int) -> np.ndarray:
+    """``text`` printed dark on light paper in one of matplotlib's fonts."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(synth.font_dir() / font_file), px)
+    im = Image.new("L", (px * len(text) + 80, 2 * px), 235)
+    ImageDraw.Draw(im).text((40, px // 2), text, fill=30, font=font)
+    return np.asarray(im)
+
+
+@pytest.mark.parametrize("text", ["10110", "1101", "111", "7011"])
+@pytest.mark.parametrize("font_file", ["DejaVuSans-Bold.ttf", "STIXGeneralBol.ttf", "cmb10.ttf"])
+def test_bold_ones_are_not_taken_for_a_display(text: str, font_file: str) -> None:
+    """Bold 1s are solid bars like a display's segments; joining them as segments ran whole
+    numbers together (read as nothing)."""
+    assert read_image(_printed(text, font_file, 40), engine="model").text.replace(" ", "") == text
+
+
+def _broken_zero_line() -> np.ndarray:
+    """ "8048" whose 0 lost its hairline top and bottom to thresholding (as Computer Modern's
+    thin-topped 0 does in a dim photo): two crescent sides a few pixels apart."""
+    img = np.full((160, 420), 235, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, "8", (40, 110), font, 2.4, 25, 7, cv2.LINE_AA)
+    cv2.ellipse(img, (130, 85), (16, 24), 0, 0, 360, 25, 9, cv2.LINE_AA)
+    img[50:120, 127:134] = 235  # the top and bottom of the ring, gone
+    cv2.putText(img, "48", (165, 110), font, 2.4, 25, 7, cv2.LINE_AA)
+    return img
+
+
+def test_a_zero_broken_in_halves_is_read_as_one_digit() -> None:
+    assert read_image(_broken_zero_line(), engine="model").text == "8048"
+
+
+FONTS_WITH_CLOSE_ONES = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "cmr10.ttf", "DejaVuSansMono.ttf"]
+
+
+@pytest.mark.parametrize("font_file", FONTS_WITH_CLOSE_ONES)
+def test_close_ones_stay_two_digits(font_file: str) -> None:
+    assert read_image(_printed("4118", font_file, 48), engine="model").text == "4118"
