@@ -544,6 +544,7 @@ def test_disk_full_annotate_and_model_save(tmp_path: Path, page: Path) -> None:
         m = model_mod.load_model()
         m.coef = m.coef[:, :64].copy()  # a small linear model, so that it fits
         m.meta = dict(m.meta, feature_map="linear")
+        m.arrays = {}
         model = m.save(small / "m.npz")
         good_model = model.read_bytes()
         _fill(small, 2048)
