@@ -31,8 +31,10 @@ CHECKSUM_SUFFIX = ".sha256"
 #: Far above any real model (the shipped one is ~70 kB): larger files and archive members are refused
 #: before they are read or decompressed.
 MAX_MODEL_BYTES = 64 << 20
-_FEATURE_MAPS = ("linear", "poly2")
+_FEATURE_MAPS = ("linear", "poly2", "rff")
 _REQUIRED = ("coef", "intercept", "classes", "meta")
+#: The arrays a feature map needs beside the weights (random features drawn at training time).
+_MAP_ARRAYS: dict[str, tuple[str, ...]] = {"rff": ("rff_weights", "rff_offsets")}
 
 
 def default_model_path() -> Path:
@@ -44,14 +46,23 @@ def default_model_path() -> Path:
     return here.parent / "models" / DEFAULT_MODEL_NAME
 
 
-def feature_map(X: np.ndarray, kind: str) -> np.ndarray:
-    """Apply the model's fixed feature map to 64-value ``load_digits`` features (0..16)."""
+def feature_map(X: np.ndarray, kind: str, arrays: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Apply the model's fixed feature map to 64-value ``load_digits`` features (0..16).
+
+    ``linear``: the 64 values scaled to 0..1 (``z``). ``poly2``: those and their 2,080 pairwise
+    products. ``rff``: random Fourier features ``sqrt(2/D) cos(z W + b)``, whose dot products
+    approximate a Gaussian (RBF) kernel; ``W`` (64, D) and ``b`` (D,) are drawn at training time
+    and stored in the model (``arrays``: ``rff_weights``, ``rff_offsets``).
+    """
     Z = np.asarray(X, dtype=np.float32).reshape(-1, 64) / 16.0
     if kind == "linear":
         return Z
     if kind == "poly2":
         i, j = np.triu_indices(64)
         return np.hstack([Z, Z[:, i] * Z[:, j]])
+    if kind == "rff" and arrays is not None:
+        W, b = arrays["rff_weights"], arrays["rff_offsets"]
+        return np.cos(Z @ W + b) * np.float32(math.sqrt(2.0 / W.shape[1]))
     raise BadModelError(f"unknown feature map {kind!r}", "rebuild the model with `digit-ocr train`")
 
 
@@ -64,6 +75,8 @@ class Model:
     classes: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: The arrays of the feature map (see :func:`feature_map`), empty for ``linear`` and ``poly2``.
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def feature_map(self) -> str:
@@ -76,7 +89,7 @@ class Model:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (n, 10) for features (n, 64)."""
-        F = feature_map(X, self.feature_map)
+        F = feature_map(X, self.feature_map, self.arrays)
         logits = (F @ self.coef.T + self.intercept) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -97,6 +110,7 @@ class Model:
             intercept=self.intercept.astype(np.float32),
             classes=self.classes.astype(np.int64),
             meta=np.array(json.dumps(meta, sort_keys=True)),
+            **{k: v.astype(np.float32) for k, v in self.arrays.items()},
         )
         write_atomic(path, buf.getvalue(), "model", make_parents=True)
         write_checksum(path)
@@ -198,13 +212,23 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     except OSError as exc:
         raise BadModelError(f"cannot read model {p}: {exc.strerror or exc}", fix) from None
     verify_checksum(p, data, required=path is None or _is_default(p))
-    coef, intercept, classes, meta = _read_arrays(p, data, fix)
-    _check(p, coef, intercept, classes, meta, fix)
-    return Model(coef.astype(np.float32), intercept.astype(np.float32), classes.astype(np.int64), meta, p)
+    coef, intercept, classes, meta, arrays = _read_arrays(p, data, fix)
+    _check(p, coef, intercept, classes, meta, arrays, fix)
+    return Model(
+        coef.astype(np.float32),
+        intercept.astype(np.float32),
+        classes.astype(np.int64),
+        meta,
+        p,
+        {k: v.astype(np.float32) for k, v in arrays.items()},
+    )
 
 
-def _read_arrays(p: Path, data: bytes, fix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """The four members of a model archive; no pickles, no member decompressing to more than 64 MiB."""
+def _read_arrays(
+    p: Path, data: bytes, fix: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any], dict[str, np.ndarray]]:
+    """The members of a model archive (the four required ones, then the feature map's arrays);
+    no pickles, no member decompressing to more than 64 MiB."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for info in zf.infolist():
@@ -215,6 +239,8 @@ def _read_arrays(p: Path, data: bytes, fix: str) -> tuple[np.ndarray, np.ndarray
             if missing:
                 raise BadModelError(f"model {p} lacks {', '.join(missing)}: not a digit-ocr model", fix)
             coef, intercept, classes, raw_meta = (z[k] for k in _REQUIRED)
+            known = sorted({name for names in _MAP_ARRAYS.values() for name in names})
+            extra = {k: z[k] for k in known if k in z.files}
     except BadModelError:
         raise
     except (
@@ -240,11 +266,17 @@ def _read_arrays(p: Path, data: bytes, fix: str) -> tuple[np.ndarray, np.ndarray
         raise BadModelError(f"model {p} has no readable metadata", fix) from None
     if not isinstance(meta, dict):
         raise BadModelError(f"model {p} has no readable metadata", fix)
-    return coef, intercept, classes, meta
+    return coef, intercept, classes, meta, extra
 
 
 def _check(
-    p: Path, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray, meta: dict[str, Any], fix: str
+    p: Path,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    classes: np.ndarray,
+    meta: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    fix: str,
 ) -> None:
     """Format version, feature map, dtypes, shapes, classes and finiteness of a model's arrays."""
     if meta.get("model_format") != MODEL_FORMAT or meta.get("feature_version") != FEATURE_VERSION:
@@ -264,7 +296,8 @@ def _check(
     # Classes are digits 0..9, and 10 for "not a digit" (see classify.NOT_A_DIGIT).
     if classes.min() < 0 or classes.max() > 10:
         raise BadModelError(f"model {p} has classes outside 0..10: {classes.tolist()}", fix)
-    width = feature_map(np.zeros((1, 64), np.float32), meta["feature_map"]).shape[1]
+    _check_map_arrays(p, meta["feature_map"], arrays, fix)
+    width = feature_map(np.zeros((1, 64), np.float32), meta["feature_map"], arrays).shape[1]
     if coef.ndim != 2 or coef.shape != (len(classes), width) or intercept.shape != (len(classes),):
         raise BadModelError(
             f"model {p} has weights of the wrong shape {coef.shape}, expected {(len(classes), width)}", fix
@@ -275,3 +308,21 @@ def _check(
     temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
         raise BadModelError(f"model {p} has a bad calibration temperature {temperature!r}", fix)
+
+
+def _check_map_arrays(p: Path, kind: str, arrays: dict[str, np.ndarray], fix: str) -> None:
+    """The feature map's own arrays: present, numeric, of matching shapes, finite."""
+    names = _MAP_ARRAYS.get(kind, ())
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        raise BadModelError(f"model {p} lacks {', '.join(missing)} of its {kind} feature map", fix)
+    if kind == "rff":
+        W, b = arrays["rff_weights"], arrays["rff_offsets"]
+        if W.dtype.kind != "f" or b.dtype.kind != "f":
+            raise BadModelError(f"model {p} has non-numeric feature-map arrays", fix)
+        if W.ndim != 2 or W.shape[0] != 64 or not 1 <= W.shape[1] <= 65536 or b.shape != (W.shape[1],):
+            raise BadModelError(
+                f"model {p} has feature-map arrays of the wrong shape {W.shape}/{b.shape}", fix
+            )
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise BadModelError(f"model {p} has NaN or infinite feature-map arrays", fix)

@@ -40,6 +40,16 @@ _TTF_FAMILIES: dict[str, tuple[str, ...]] = {
     "ComputerModern": ("cmr10.ttf", "cmb10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmti10.ttf"),
 }
 
+#: TTF families from small font packages (the ``train`` extra): family -> (module, file patterns).
+#: Thin and hairline weights are left out: at photo resolution their strokes fall apart.
+PACKAGE_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Caladea": ("font_caladea", ("Caladea-*.ttf",)),
+    "SourceSerifPro": ("font_source_serif_pro", ("SourceSerifPro-*.ttf",)),
+    "Lato": ("font_lato", ("Lato-Regular.ttf", "Lato-Italic.ttf", "Lato-Bold*.ttf", "Lato-Black*.ttf")),
+    "AmaticSC": ("font_amatic_sc", ("AmaticSC-*.ttf",)),
+    "Intuitive": ("font_intuitive", ("Intuitive.ttf",)),
+}
+
 #: Hershey "families" (OpenCV vector fonts); the script ones look handwritten.
 _HERSHEY_FAMILIES: dict[str, tuple[int, ...]] = {
     "HersheySans": (
@@ -62,7 +72,7 @@ _HERSHEY_FAMILIES: dict[str, tuple[int, ...]] = {
 #: Families never used for training by default, to measure accuracy on unseen fonts.
 HELDOUT_FAMILIES: tuple[str, ...] = ("ComputerModern",)
 
-SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey", "negatives")
+SOURCES: tuple[str, ...] = ("fonts", "sevenseg", "hershey", "scribble", "negatives")
 #: The label of the "not a digit" class (letters, symbols, blots, rule fragments).
 NOT_A_DIGIT = 10
 #: Glyphs that no reader should take for a digit: letters and symbols that resemble none.
@@ -110,11 +120,32 @@ def _renders_digits(path: Path) -> bool:
     return len(seen) == 10
 
 
+def _package_dir(module: str) -> Path | None:
+    """The ``files`` folder of an installed font package, without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent / "files"
+
+
+def missing_font_packages() -> list[str]:
+    """The font packages of :data:`PACKAGE_FAMILIES` that are not installed (pip names)."""
+    return [mod.replace("_", "-") for mod, _ in PACKAGE_FAMILIES.values() if _package_dir(mod) is None]
+
+
 @functools.lru_cache(maxsize=1)
 def _font_files() -> tuple[tuple[str, tuple[Path, ...]], ...]:
-    root = font_dir()
+    groups: list[tuple[str, Path, tuple[str, ...]]] = [
+        (family, font_dir(), names) for family, names in _TTF_FAMILIES.items()
+    ]
+    for family, (module, names) in PACKAGE_FAMILIES.items():
+        root = _package_dir(module)
+        if root is not None:
+            groups.append((family, root, names))
     out = []
-    for family, names in _TTF_FAMILIES.items():
+    for family, root, names in groups:
         files: list[Path] = []
         for name in names:
             files.extend(sorted(root.glob(name)) if "*" in name else [root / name])
@@ -181,7 +212,7 @@ def _render_ttf(digit: int | str, path: Path, size: int, rng: np.random.Generato
     )
     gray = np.asarray(im)
     name = path.name.lower()
-    if rng.random() < 0.3 and not any(s in name for s in ("oblique", "italic", "ita", "cmti")):
+    if rng.random() < 0.3 and not any(s in name for s in ("oblique", "italic", "ita", "cmti", "it.ttf")):
         gray = _shear(gray, float(rng.uniform(0.1, 0.3)))
     return gray
 
@@ -224,8 +255,10 @@ def render_negative(rng: np.random.Generator) -> np.ndarray:
     """Binary ink bitmap of something that is not a digit but may stand among digits.
 
     Letters and symbols (units such as "kWh" or "LITRES" beside a meter reading), blots,
-    speckle, dashes and the corner of a frame.
+    speckle, dashes, the corner of a frame, and pieces of digits cut apart (:func:`render_fragment`).
     """
+    if rng.random() < FRAGMENT_SHARE:
+        return render_fragment(rng)
     kind = rng.random()
     size = int(rng.integers(20, 65))
     if kind < 0.55:
@@ -251,6 +284,42 @@ def render_negative(rng: np.random.Generator) -> np.ndarray:
         img[:, x : x + t] = 1
         ink = img > 0
     return normalize.crop(ink.astype(np.uint8))
+
+
+#: The share of "not a digit" samples that are pieces of a digit cut apart (see render_fragment).
+FRAGMENT_SHARE = 0.3
+#: Which pieces of which digits, cut in two (left, right) or three (middle), resemble no digit:
+#: the halves of a 0 ("(" and ")"), the left halves of 6, 8 and 9, the middle third of a 0.
+_FRAGMENTS = {0: ("left", "right", "middle"), 6: ("left",), 8: ("left",), 9: ("left",)}
+
+
+def render_fragment(rng: np.random.Generator) -> np.ndarray:
+    """Binary ink bitmap of a piece of a wide digit cut apart at its emptiest columns, as the reader
+    cuts a candidate that may be touching digits: the model must not read "(" and ")" as 1 and 7."""
+    from .handwriting import render_handwritten_digit
+
+    digit = int(rng.choice(list(_FRAGMENTS)))
+    if rng.random() < 0.5:
+        fams = [f for name, fs in font_files().items() if name not in HELDOUT_FAMILIES for f in fs]
+        ink = render_font_digit(digit, fams[int(rng.integers(len(fams)))], int(rng.integers(24, 65)), rng)
+    else:
+        ink = render_handwritten_digit(digit, rng)
+    h, w = ink.shape
+    ink = cv2.resize(ink * 255, (max(4, int(w * rng.uniform(1.0, 1.6))), h)) >= 128
+    side = _FRAGMENTS[digit][int(rng.integers(len(_FRAGMENTS[digit])))]
+    n = 3 if side == "middle" else 2
+    profile = ink.sum(axis=0).astype(float)
+    w = len(profile)
+    cuts = [0]
+    for k in range(1, n):  # the emptiest column near each equal division
+        lo, hi = max(cuts[-1] + 2, int(w * k / n) - w // (3 * n)), min(w - 2, int(w * k / n) + w // (3 * n))
+        cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else int(w * k / n))
+    cuts.append(w)
+    a, b = {"left": (cuts[0], cuts[1]), "right": (cuts[1], cuts[2]), "middle": (cuts[1], cuts[2])}[side]
+    piece = normalize.crop(ink[:, a:b].astype(np.uint8))
+    if piece.sum() < 8:
+        return normalize.crop(ink.astype(np.uint8)[:, : max(2, w // 2)])
+    return piece
 
 
 def _hseg(x0: float, x1: float, y: float, t: float, style: int) -> np.ndarray:
@@ -410,14 +479,19 @@ def make_dataset(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic ``load_digits``-style samples: ``X`` (n, 64) float32 in 0..16 and ``y`` (n,) int.
 
-    ``source`` is "fonts" (matplotlib TTFs), "hershey" (OpenCV vector fonts) or "sevenseg".
+    ``source`` is "fonts" (matplotlib's TTFs and those of the font packages), "hershey" (OpenCV
+    vector fonts), "scribble" (handwriting drawn stroke by stroke, :mod:`.handwriting`),
+    "sevenseg" or "negatives" (not a digit).
     ``families`` restricts the font families (default: all but ``HELDOUT_FAMILIES``); it is
     ignored for "sevenseg". Deterministic for a given seed.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
     rng = np.random.default_rng(seed)
-    fams = None if source in ("sevenseg", "negatives") else list(_pick_families(source, families).values())
+    from .handwriting import render_handwritten_digit
+
+    drawn = ("sevenseg", "scribble", "negatives")
+    fams = None if source in drawn else list(_pick_families(source, families).values())
     n = 10 * int(n_per_digit)
     x = np.empty((n, 64), np.float32)
     y = np.empty(n, np.int64)
@@ -426,6 +500,8 @@ def make_dataset(
         for d in range(10):
             if source == "negatives":
                 ink = render_negative(rng)
+            elif source == "scribble":
+                ink = render_handwritten_digit(d, rng)
             elif fams is None:
                 ink = render_sevenseg_digit(d, rng)
             else:

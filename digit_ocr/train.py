@@ -16,8 +16,12 @@ from .normalize import FEATURE_VERSION
 
 SEED = 0
 TEST_SIZE = 0.2
-C_DEFAULT = 1.0
-FEATURE_MAP = "poly2"
+C_DEFAULT = 3.0
+#: The default model's feature map: random Fourier features (an RBF kernel approximation) with
+#: this many components and kernel width, drawn with the training seed and stored in the model.
+FEATURE_MAP = "rff"
+RFF_COMPONENTS = 3000
+RFF_GAMMA = 0.19
 
 
 @dataclass
@@ -51,20 +55,30 @@ def load_digits_source() -> Source:
     return Source("load_digits", d.data.astype(np.float32), d.target.astype(np.int64))
 
 
-#: Synthetic sources of the default model: (name, samples per class, seed).
-SYNTH = (("fonts", 400, 11), ("hershey", 300, 12), ("sevenseg", 300, 13), ("negatives", 200, 14))
+#: "Not a digit" samples weigh more than the synthetic digits: a letter or a blot read as a digit
+#: is worse than an unsure digit.
+NEGATIVES_WEIGHT = 2.0
+#: Synthetic sources of the default model: (name, samples per class, seed, sample weight).
+SYNTH = (
+    ("fonts", 600, 11, 2.0),
+    ("hershey", 300, 12, 1.0),
+    ("scribble", 1000, 15, 1.0),
+    ("sevenseg", 300, 13, 1.0),
+    ("negatives", 400, 14, NEGATIVES_WEIGHT),
+)
 #: load_digits is the only real handwriting: its samples weigh more than the synthetic ones,
 #: and each of its training samples is also augmented into this many copies.
-LOAD_DIGITS_WEIGHT = 3.0
+LOAD_DIGITS_WEIGHT = 6.0
 LOAD_DIGITS_AUGMENT = 5
 
 
-def synth_source(name: str, n_per_class: int, seed: int) -> Source:
-    """Rendered digits (fonts, Hershey strokes, seven-segment) or non-digits, augmented."""
+def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) -> Source:
+    """Rendered digits (fonts, Hershey strokes, drawn handwriting, seven-segment) or non-digits,
+    augmented."""
     from . import synth
 
     X, y = synth.make_dataset(name, n_per_class, seed)
-    return Source(name, X, y)
+    return Source(name, X, y, weight)
 
 
 def default_sources() -> list[Source]:
@@ -72,7 +86,7 @@ def default_sources() -> list[Source]:
     return build_sources(None, [], None)
 
 
-BUILTIN = ("load_digits",) + tuple(name for name, _n, _s in SYNTH)
+BUILTIN = ("load_digits",) + tuple(name for name, *_ in SYNTH)
 
 
 def build_sources(
@@ -93,7 +107,18 @@ def build_sources(
         ld = load_digits_source()
         ld.weight, ld.augment = LOAD_DIGITS_WEIGHT, LOAD_DIGITS_AUGMENT
         sources.append(ld)
-    sources += [synth_source(name, n, seed) for name, n, seed in SYNTH if name in wanted]
+    if "fonts" in wanted:
+        from .synth import missing_font_packages
+
+        missing = missing_font_packages()
+        if missing:
+            from .errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                f"the fonts source needs the font packages {', '.join(missing)}",
+                "pip install 'digit-ocr[train]'",
+            )
+    sources += [synth_source(name, n, seed, w) for name, n, seed, w in SYNTH if name in wanted]
     for folder in folders:
         from .userdata import load_folder
 
@@ -211,6 +236,15 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
+def rff_arrays(components: int, gamma: float, seed: int) -> dict[str, np.ndarray]:
+    """The random weights and offsets of the ``rff`` feature map: ``cos(z W + b)`` approximates the
+    Gaussian kernel ``exp(-gamma |z - z'|^2)`` on features scaled to 0..1."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0.0, np.sqrt(2.0 * gamma), (64, components)).astype(np.float32)
+    b = rng.uniform(0.0, 2.0 * np.pi, components).astype(np.float32)
+    return {"rff_weights": W, "rff_offsets": b}
+
+
 def train(
     sources: list[Source] | None = None,
     *,
@@ -240,12 +274,13 @@ def train(
     Xtr = np.vstack([p[0] for p in parts_tr])
     ytr = np.concatenate([p[1] for p in parts_tr])
     wtr = np.concatenate([p[2] for p in parts_tr])
+    arrays = rff_arrays(RFF_COMPONENTS, RFF_GAMMA, seed + 101) if FEATURE_MAP == "rff" else {}
     clf = LogisticRegression(C=C, max_iter=3000, random_state=seed)
-    clf.fit(feature_map(Xtr, FEATURE_MAP), ytr, sample_weight=wtr)
+    clf.fit(feature_map(Xtr, FEATURE_MAP, arrays), ytr, sample_weight=wtr)
 
     Xte = np.vstack([p[1] for p in parts_te])
     yte = np.concatenate([p[2] for p in parts_te])
-    logits = clf.decision_function(feature_map(Xte, FEATURE_MAP))
+    logits = clf.decision_function(feature_map(Xte, FEATURE_MAP, arrays))
     temperature = fit_temperature(logits, yte)
     pred = clf.classes_[logits.argmax(axis=1)]
     per_source = {}
@@ -260,6 +295,11 @@ def train(
     meta: dict[str, Any] = {
         "feature_version": FEATURE_VERSION,
         "feature_map": FEATURE_MAP,
+        **(
+            {"feature_map_params": {"components": RFF_COMPONENTS, "gamma": RFF_GAMMA}}
+            if FEATURE_MAP == "rff"
+            else {}
+        ),
         "classifier": "LogisticRegression",
         "C": C,
         "seed": seed,
@@ -277,7 +317,9 @@ def train(
         },
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    model = Model(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_, meta)
+    model = Model(
+        clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_, meta, arrays=arrays
+    )
     return TrainResult(model, accuracy, per_source, report, cm, (Xte, yte, pred))
 
 

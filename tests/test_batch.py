@@ -449,7 +449,7 @@ def _unsure_model(tmp_path: Path, image: Path) -> Path:
         calibration = dict(meta.get("calibration") or {})
         meta["calibration"] = {**calibration, "temperature": base.temperature * factor}
         path = tmp_path / "models" / f"unsure{factor}.npz"
-        Model(base.coef, base.intercept, base.classes, meta).save(path)
+        Model(base.coef, base.intercept, base.classes, meta, arrays=base.arrays).save(path)
         digits = read_image(image, engine="model", model=path).digits
         if digits and any(d.confidence < LOW_CONFIDENCE for d in digits):
             return path

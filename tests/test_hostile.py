@@ -264,6 +264,18 @@ def _bad_models(tmp: Path) -> dict[str, tuple[Path, str]]:
     save("meta-not-object", "metadata", dict(a, meta=np.array("[1, 2]")))
     save("meta-numeric", "metadata", dict(a, meta=np.zeros(3)))
     save("temperature", "temperature", _meta(a, calibration={"temperature": 0}))
+    # The random features of an rff model (the shipped one): missing, misshapen, NaN.
+    rff = _meta(a, feature_map="rff")
+    if "rff_weights" not in rff:
+        rff["rff_weights"] = np.zeros((64, 8), np.float32)
+        rff["rff_offsets"] = np.zeros(8, np.float32)
+    save("rff-missing", "lacks rff_offsets", {k: v for k, v in rff.items() if k != "rff_offsets"})
+    save("rff-shape", "wrong shape", dict(rff, rff_weights=rff["rff_weights"][:63]))
+    save("rff-offsets", "wrong shape", dict(rff, rff_offsets=rff["rff_offsets"][:-1]))
+    bad = rff["rff_weights"].copy()
+    bad[0, 0] = np.nan
+    save("rff-nan", "NaN", dict(rff, rff_weights=bad))
+    save("rff-strings", "non-numeric", dict(rff, rff_weights=rff["rff_weights"].astype(str)))
     save("calibration-junk", "temperature", _meta(a, calibration="hot"))
     return out
 
@@ -532,6 +544,7 @@ def test_disk_full_annotate_and_model_save(tmp_path: Path, page: Path) -> None:
         m = model_mod.load_model()
         m.coef = m.coef[:, :64].copy()  # a small linear model, so that it fits
         m.meta = dict(m.meta, feature_map="linear")
+        m.arrays = {}
         model = m.save(small / "m.npz")
         good_model = model.read_bytes()
         _fill(small, 2048)

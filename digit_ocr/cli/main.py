@@ -120,7 +120,8 @@ def train(
             "--source",
             "-s",
             metavar="NAME",
-            help="Built-in sources to use (repeatable): load_digits, fonts, hershey, sevenseg, negatives. "
+            help="Built-in sources to use (repeatable): load_digits, fonts, hershey, scribble, sevenseg, "
+            "negatives. "
             "Default: all.",
         ),
     ] = None,
