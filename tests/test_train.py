@@ -173,3 +173,21 @@ def test_rff_model_round_trip(tmp_path: Path) -> None:
     X = rng.uniform(0, 16, (5, 64)).astype(np.float32)
     assert np.array_equal(back.arrays["rff_weights"], arrays["rff_weights"])
     assert np.allclose(back.predict_proba(X), m.predict_proba(X))
+
+
+def test_reading_with_the_shipped_model_imports_neither_sklearn_nor_joblib() -> None:
+    """The model file is applied with NumPy alone (quick start-up, no pickles)."""
+    import subprocess
+    import sys
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "meter_mono.jpg"
+    code = (
+        "import sys\n"
+        "from digit_ocr import read_image\n"
+        f"r = read_image({str(sample)!r}, engine='model')\n"
+        "assert r.digits, 'nothing read'\n"
+        "print(sorted(m for m in ('sklearn', 'joblib', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
