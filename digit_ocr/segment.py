@@ -55,11 +55,24 @@ class _Part:
         return self.y1 - self.y0
 
 
+def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected components of a mask: the label image and the statistics (``cv2.CC_STAT_*``).
+
+    16-bit labels when they suffice (OpenCV labels them more than twice as fast as 32-bit
+    ones), 32-bit when a page has 65,535 marks or more.
+    """
+    try:
+        _n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:  # too many components for 16-bit labels
+        _n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    return labels, stats
+
+
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    labels, stats = label(ink)
     parts = [
-        _Part(int(s[0]), int(s[1]), int(s[0] + s[2]), int(s[1] + s[3]), [i], int(s[4]))
-        for i, s in enumerate(stats)
+        _Part(x, y, x + w, y + h, [i], a)
+        for i, (x, y, w, h, a) in enumerate(stats.tolist())
         if i > 0
     ]
     return labels, parts
@@ -189,16 +202,40 @@ def split_options(ink: np.ndarray, line_h: float) -> list[list[tuple[int, int]]]
     return out
 
 
-def _group_parts(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[_Part]]:
+def _group_parts(
+    clean: np.ndarray, kw: int, kh: int, comp_labels: np.ndarray, comps: list[_Part]
+) -> tuple[np.ndarray, list[_Part]]:
     """Components after joining pieces closer than ``kw`` across and ``kh`` down.
 
     The mask is smeared by a ``kw`` x ``kh`` rectangle before labelling; the labels are
-    then put back on the unsmeared ink.
+    then put back on the unsmeared ink. ``comp_labels`` and ``comps`` are the components of
+    ``clean``: each lies within one smeared component, so a group's box and ink count are
+    those of its components together (no pass over the pixels of each group).
     """
     smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
-    _n, glabels, _stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
-    labels = np.where(clean > 0, glabels, 0).astype(np.int32)
-    return labels, _parts_of(labels)
+    glabels, _stats = label(smear)
+    labels = cv2.bitwise_and(glabels, glabels, mask=clean)
+    if not comps:
+        return labels, []
+    at = comp_labels > 0
+    group = np.zeros(len(comps) + 1, np.int64)
+    group[comp_labels[at]] = glabels[at]  # any pixel of a component names its group
+    box = np.array([(p.x0, p.y0, p.x1, p.y1, p.area) for p in comps], np.int64)
+    g = group[1:]
+    order = np.argsort(g, kind="stable")
+    g, box = g[order], box[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    x0 = np.minimum.reduceat(box[:, 0], starts)
+    y0 = np.minimum.reduceat(box[:, 1], starts)
+    x1 = np.maximum.reduceat(box[:, 2], starts)
+    y1 = np.maximum.reduceat(box[:, 3], starts)
+    area = np.add.reduceat(box[:, 4], starts)
+    return labels, [
+        _Part(a, b, c, d, [k], n)
+        for k, a, b, c, d, n in zip(
+            g[starts].tolist(), x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), area.tolist()
+        )
+    ]
 
 
 def _parts_of(labels: np.ndarray) -> list[_Part]:
@@ -263,13 +300,15 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
         slant = float(np.median(slants)) if slants else 0.0
         kw, kh = int(round(0.3 * bar_len)), int(round(0.7 * bar_len))
         if abs(slant) > 0.05:  # italic display: join the bars where they stand upright
-            upright_labels, _ = _group_parts(_shear(clean, slant), kw, kh)
+            upright = _shear(clean, slant)
+            upright_labels, _ = _group_parts(upright, kw, kh, *_components(upright))
+            upright_labels = upright_labels.astype(np.int32)  # sheared back as before
             labels = np.where(clean > 0, _shear(upright_labels, slant, inverse=True), 0).astype(np.int32)
             parts = _parts_of(labels)
         else:
-            labels, parts = _group_parts(clean, kw, kh)
+            labels, parts = _group_parts(clean, kw, kh, comp_labels, parts)
     else:
-        labels, parts = _group_parts(clean, 1, max(3, int(round(0.35 * char_h))))
+        labels, parts = _group_parts(clean, 1, max(3, int(round(0.35 * char_h))), comp_labels, parts)
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
     parts = [
