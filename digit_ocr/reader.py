@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 
 from . import normalize
-from .binarize import binarize, polarities, to_gray
+from .binarize import Binarized, binarize, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .result import Digit, Line, Reading
-from .segment import SegmentLine, segment
+from .segment import SegmentLine, character_height, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates whose best digit has less than this share of the digit probability are not read.
@@ -30,6 +30,13 @@ SPLIT_PENALTY = 0.15
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
 #: thresholds and stroke filters have room.
 MIN_WORK_SIDE = 480
+#: The model path reads characters at about this height: a page whose characters are taller is
+#: reduced before it is binarized (its extra pixels cost time and add nothing to 8x8 features).
+TARGET_CHAR_H = 40
+#: Reductions milder than this are not worth an interpolation.
+MIN_REDUCTION = 0.8
+#: The character height is judged on a copy reduced by a whole factor to about this long side.
+PROBE_SIDE = 320
 
 _models: dict[str, Model] = {}
 
@@ -65,21 +72,97 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
     )
 
 
-def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
-    """Read with the model alone: every candidate classified, non-digits rejected.
+def _shrink(gray: np.ndarray, k: int) -> np.ndarray:
+    """``gray`` reduced by the whole factor ``k`` (pixel means; the last ``k - 1`` rows and
+    columns at most are left out, so that pixel ``(x, y)`` maps exactly to ``(k x, k y)``)."""
+    h, w = gray.shape
+    return cv2.resize(gray[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
-    When the polarity is unclear both are read, and the reading with more confident
-    digits wins.
+
+def model_view(
+    gray: np.ndarray, pols: list[bool]
+) -> tuple[np.ndarray, float, dict[bool, Binarized], dict[bool, float]]:
+    """The grayscale image the model path works on and the factor from it back to ``gray``;
+    for a reduced page also the binarizations already made of it and the character height
+    expected on it, by polarity (``pols``: the polarities to try).
+
+    The working resolution follows the content, not the file: the typical character height is
+    measured on a copy reduced by a whole factor to about :data:`PROBE_SIDE` pixels, and the
+    page is then reduced so that its characters are about :data:`TARGET_CHAR_H` pixels tall.
+    When the height cannot be told (no character-like marks on the copy: small print, a blank
+    or noisy page) the page is read as it is. The smallest estimate over the polarities
+    counts, so that a wrong polarity's large blobs never shrink a page.
     """
+    h, w = gray.shape
+    kp = min(max(h, w) // PROBE_SIDE, min(h, w) // 32)  # a strip keeps 32 pixels across
+    if kp < 2:
+        return gray, 1.0, {}, {}
+    probe = _shrink(gray, kp)
+    done: dict[bool, Binarized] = {}
+    heights: dict[bool, float] = {}
+    for inverted in pols:
+        done[inverted] = binarize(probe, inverted)
+        char_h = character_height(done[inverted].ink)
+        if char_h is None:
+            return gray, 1.0, {}, {}
+        heights[inverted] = char_h * kp
+    f = TARGET_CHAR_H / min(heights.values())
+    if f >= MIN_REDUCTION:
+        return gray, 1.0, {}, {}
+    if f <= 1.0 / kp:  # the probe already has characters of at least the target height
+        return probe, float(kp), done, {inv: ch / kp for inv, ch in heights.items()}
+    view = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    return view, 1.0 / f, {}, {inv: ch * f for inv, ch in heights.items()}
+
+
+#: On a reduced page, a final character height this far from the expected one, or none found at
+#: all, means that the reduction changed what the segmenter sees (characters that touch once
+#: reduced): the page is read again at full size.
+HEIGHT_TOLERANCE = 1.6
+
+
+def _read_polarities(
+    gray: np.ndarray,
+    pols: list[bool],
+    model: Model,
+    scale: float,
+    done: dict[bool, Binarized],
+    expected: dict[bool, float],
+) -> list[Line] | None:
+    """The best reading over the polarities ``pols``; None when the best one, on a reduced page
+    (``expected`` character heights given), did not segment as expected."""
     best: list[Line] = []
     best_score = float("-inf")
-    gray = to_gray(work)  # once: binarize takes it as it is
-    for inverted in polarities(gray):
-        lines = _classify_lines(segment(binarize(gray, inverted).ink), model, scale)
+    best_ok = True
+    for inverted in pols:
+        ink = done[inverted].ink if inverted in done else binarize(gray, inverted).ink
+        heights: list[float] = []
+        lines = _classify_lines(segment(ink, heights), model, scale)
         score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
         if score > best_score:
             best, best_score = lines, score
-    return best
+            if expected:
+                want, got = expected[inverted], heights[-1] if heights else 0.0
+                fallback = any(h >= gray.shape[0] for h in heights)  # nothing looked like a character
+                best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
+    return best if best_ok else None
+
+
+def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
+    """Read with the model alone: every candidate classified, non-digits rejected.
+
+    A page with large characters is read reduced (:func:`model_view`), and again at full size
+    when the reduced page does not segment as its character height promised. When the
+    polarity is unclear both are read, and the reading with more confident digits wins.
+    """
+    gray = to_gray(work)  # once: binarize takes it as it is
+    pols = polarities(gray)
+    view, f, done, expected = model_view(gray, pols)
+    if f > 1.0:
+        lines = _read_polarities(view, pols, model, scale * f, done, expected)
+        if lines is not None:
+            return lines
+    return _read_polarities(gray, pols, model, scale, {}, {}) or []
 
 
 def _rejected(p: Prediction) -> bool:

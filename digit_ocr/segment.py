@@ -93,6 +93,24 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     return float(np.median(big))
 
 
+def character_height(ink: np.ndarray) -> float | None:
+    """The typical character height of an ink mask, or None when nothing in it looks like a character.
+
+    Meant for a reduced copy of a page, where neighbouring characters may touch: the median
+    height of the marks that are filled like characters (frames, outlines and long diagonal
+    lines are not) and either no wider than 1.5 heights or solid enough to be a run of touching
+    characters. Unlike :func:`typical_height` the larger marks are not preferred: a frame or a
+    thick bar outnumbered by characters must not set the height.
+    """
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    w, h, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+    fill = area / np.maximum(w * h, 1)
+    like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
+    if not like.any():
+        return None
+    return float(np.median(h[like]))
+
+
 def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
     """Erase straight horizontal and vertical lines much longer than a character (rulings, grids, frames)."""
     length = int(max(2.5 * char_h, 25))
@@ -278,13 +296,20 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
-def segment(ink: np.ndarray) -> list[SegmentLine]:
-    """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order."""
+def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[SegmentLine]:
+    """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order.
+
+    ``heights``, when given, receives each estimate of the character height made on the way
+    (of the marks as found, after joining pieces, after dropping specks): the reader checks
+    them on a reduced page.
+    """
     H, W = ink.shape
     ink_labels, parts = _components(ink)
     if not parts:
         return []
+    heights = heights if heights is not None else []
     char_h = typical_height(parts, (H, W))
+    heights.append(char_h)
     clean = remove_rulings(ink, char_h)
     min_area = max(4, int(0.002 * char_h * char_h))
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
@@ -311,6 +336,7 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
         labels, parts = _group_parts(clean, 1, max(3, int(round(0.35 * char_h))), comp_labels, parts)
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
+    heights.append(char_h)
     parts = [
         p
         for p in parts
@@ -324,6 +350,7 @@ def segment(ink: np.ndarray) -> list[SegmentLine]:
     if len(parts) > MAX_PARTS:  # a page of noise: keep the largest marks, bound the work
         parts = sorted(parts, key=lambda p: -p.area)[:MAX_PARTS]
     char_h = typical_height(parts, (H, W))
+    heights.append(char_h)
     parts = _merge_parts(parts, char_h)
     result: list[SegmentLine] = []
     for line in _group_lines(parts):
