@@ -40,20 +40,44 @@ POLARITY_STRONG = 0.4
 POLARITY_BAND = 2.0
 
 
-def polarities(gray: np.ndarray) -> list[bool]:
+def _reduced(gray: np.ndarray) -> tuple[np.ndarray, int]:
+    """A copy of at most 256 pixels a side, and the size of the median that gives its background."""
+    h, w = gray.shape
+    scale = max(1.0, max(h, w) / 256.0)
+    small = cv2.resize(gray, (max(1, int(w / scale)), max(1, int(h / scale))), interpolation=cv2.INTER_AREA)
+    return small, min(255, max(5, int(max(small.shape) / 5) | 1))
+
+
+@dataclass
+class Background:
+    """A page's paper level, worked out once and shared by :func:`polarities` and every
+    :func:`binarize` of the page (at any scale, either polarity): ``small`` is a copy of the
+    page of at most 256 pixels a side, ``level`` its large median (None for a strip or a
+    tight crop, where :func:`flatten` follows the paper level column by column instead)."""
+
+    small: np.ndarray
+    level: np.ndarray | None
+
+
+def background(gray: np.ndarray) -> Background:
+    """The :class:`Background` of a grayscale page (or of a reduced copy of it)."""
+    small, k = _reduced(gray)
+    return Background(small, cv2.medianBlur(small, k) if k < min(small.shape) else None)
+
+
+def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     """The polarities worth trying, most likely first (True: light ink on a dark background).
 
     Ink departs from the local background level in one direction: compare how much
     of the image is darker than its neighbourhood's median with how much is lighter.
     When the two are close (a light display panel on a dark surround, a dark frame),
     both polarities are returned and the reader keeps whichever reads better.
+    ``bg``: the page's :class:`Background`, when already worked out.
     """
-    h, w = gray.shape
-    scale = max(1.0, max(h, w) / 256.0)
-    small = cv2.resize(gray, (max(1, int(w / scale)), max(1, int(h / scale))), interpolation=cv2.INTER_AREA)
-    k = min(255, max(5, int(max(small.shape) / 5) | 1))
-    bg = cv2.medianBlur(small, k) if k < min(small.shape) else np.full_like(small, int(np.median(small)))
-    d = small.astype(np.float32) - bg.astype(np.float32)
+    bg = bg or background(gray)
+    small = bg.small
+    level = bg.level if bg.level is not None else np.full_like(small, int(np.median(small)))
+    d = small.astype(np.float32) - level.astype(np.float32)
     # Only strong departures count: strokes depart far, uneven light and paper texture little.
     t = POLARITY_STRONG * float(np.percentile(np.abs(d), 99.9))
     darker = float(np.maximum(-d - t, 0).sum())
@@ -68,42 +92,52 @@ def light_on_dark(gray: np.ndarray) -> bool:
     return polarities(gray)[0]
 
 
-def flatten(gray: np.ndarray) -> np.ndarray:
+def _level(gray: np.ndarray) -> np.ndarray:
+    """The background of ``gray`` on a copy of at most 256 pixels a side."""
+    small, k = _reduced(gray)
+    if k < min(small.shape):
+        return cv2.medianBlur(small, k)
+    # A strip or a tight crop: the paper level of each column (its bright part),
+    # smoothed along the long side, follows light falloff across a display.
+    transpose = small.shape[0] > small.shape[1]
+    strip = small.T if transpose else small
+    col = np.percentile(strip, 80, axis=0).astype(np.float32)
+    width = max(3, strip.shape[0] | 1)
+    col = cv2.blur(col.reshape(1, -1), (width, 1), borderType=cv2.BORDER_REFLECT).ravel()
+    bg = np.repeat(col.reshape(1, -1), strip.shape[0], axis=0).clip(0, 255).astype(np.uint8)
+    return bg.T if transpose else bg
+
+
+def flatten(gray: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
     """Divide out the background (light falloff, shadows, grey or tinted paper); ink stays dark.
 
     The background is a large median of a shrunken copy: robust to ink (a minority of
-    any window) and to thin bright or dark rulings, unlike a max filter.
+    any window) and to thin bright or dark rulings, unlike a max filter. ``level``: that
+    median when already worked out (:class:`Background`, ink made dark), at any size.
     """
     h, w = gray.shape
-    scale = max(1.0, max(h, w) / 256.0)
-    small = cv2.resize(gray, (max(1, int(w / scale)), max(1, int(h / scale))), interpolation=cv2.INTER_AREA)
-    k = min(255, max(5, int(max(small.shape) / 5) | 1))
-    if k >= min(small.shape):
-        # A strip or a tight crop: the paper level of each column (its bright part),
-        # smoothed along the long side, follows light falloff across a display.
-        transpose = small.shape[0] > small.shape[1]
-        strip = small.T if transpose else small
-        col = np.percentile(strip, 80, axis=0).astype(np.float32)
-        width = max(3, strip.shape[0] | 1)
-        col = cv2.blur(col.reshape(1, -1), (width, 1), borderType=cv2.BORDER_REFLECT).ravel()
-        bg = np.repeat(col.reshape(1, -1), strip.shape[0], axis=0).clip(0, 255).astype(np.uint8)
-        bg = bg.T if transpose else bg
-    else:
-        bg = cv2.medianBlur(small, k)
+    bg = level if level is not None else _level(gray)
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     flat = gray.astype(np.float32) / np.maximum(bg, 1.0)
     return np.clip(flat * 255.0, 0, 255).astype(np.uint8)
 
 
-def binarize(img: np.ndarray, inverted: bool | None = None) -> Binarized:
-    """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity."""
+def binarize(img: np.ndarray, inverted: bool | None = None, bg: Background | None = None) -> Binarized:
+    """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity.
+
+    ``bg``: the page's :class:`Background` when already worked out (on this image or on a
+    copy of the same page at another scale).
+    """
     gray = to_gray(img)
     if inverted is None:
-        inverted = light_on_dark(gray)
+        inverted = polarities(gray, bg)[0]
     if inverted:
         gray = 255 - gray
     gray = cv2.GaussianBlur(gray, (3, 3), 0) if min(gray.shape) > 64 else gray
-    flat = flatten(gray)
+    level = None
+    if bg is not None and bg.level is not None:
+        level = 255 - bg.level if inverted else bg.level
+    flat = flatten(gray, level)
     lo, hi = np.percentile(flat[::3, ::3], (0.5, 99.5))
     spread = float(hi - lo)
     if spread < 40:

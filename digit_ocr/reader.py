@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import normalize
-from .binarize import Binarized, binarize, polarities, to_gray
+from .binarize import Background, Binarized, background, binarize, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -80,39 +80,43 @@ def _shrink(gray: np.ndarray, k: int) -> np.ndarray:
 
 
 def model_view(
-    gray: np.ndarray, pols: list[bool]
-) -> tuple[np.ndarray, float, dict[bool, Binarized], dict[bool, float]]:
-    """The grayscale image the model path works on and the factor from it back to ``gray``;
-    for a reduced page also the binarizations already made of it and the character height
-    expected on it, by polarity (``pols``: the polarities to try).
+    gray: np.ndarray,
+) -> tuple[np.ndarray, float, list[bool], Background, dict[bool, Binarized], dict[bool, float]]:
+    """The grayscale image the model path works on, the factor from it back to ``gray``, the
+    polarities to try and the page's background; for a reduced page also the binarizations
+    already made of it and the character height expected on it, by polarity.
 
     The working resolution follows the content, not the file: the typical character height is
     measured on a copy reduced by a whole factor to about :data:`PROBE_SIDE` pixels, and the
     page is then reduced so that its characters are about :data:`TARGET_CHAR_H` pixels tall.
     When the height cannot be told (no character-like marks on the copy: small print, a blank
     or noisy page) the page is read as it is. The smallest estimate over the polarities
-    counts, so that a wrong polarity's large blobs never shrink a page.
+    counts, so that a wrong polarity's large blobs never shrink a page. The polarities and the
+    background are worked out once, on the probe when there is one.
     """
     h, w = gray.shape
     kp = min(max(h, w) // PROBE_SIDE, min(h, w) // 32)  # a strip keeps 32 pixels across
     if kp < 2:
-        return gray, 1.0, {}, {}
+        bg = background(gray)
+        return gray, 1.0, polarities(gray, bg), bg, {}, {}
     probe = _shrink(gray, kp)
+    bg = background(probe)
+    pols = polarities(probe, bg)
     done: dict[bool, Binarized] = {}
     heights: dict[bool, float] = {}
     for inverted in pols:
-        done[inverted] = binarize(probe, inverted)
+        done[inverted] = binarize(probe, inverted, bg)
         char_h = character_height(done[inverted].ink)
         if char_h is None:
-            return gray, 1.0, {}, {}
+            return gray, 1.0, pols, bg, {}, {}
         heights[inverted] = char_h * kp
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
-        return gray, 1.0, {}, {}
+        return gray, 1.0, pols, bg, {}, {}
     if f <= 1.0 / kp:  # the probe already has characters of at least the target height
-        return probe, float(kp), done, {inv: ch / kp for inv, ch in heights.items()}
+        return probe, float(kp), pols, bg, done, {inv: ch / kp for inv, ch in heights.items()}
     view = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    return view, 1.0 / f, {}, {inv: ch * f for inv, ch in heights.items()}
+    return view, 1.0 / f, pols, bg, {}, {inv: ch * f for inv, ch in heights.items()}
 
 
 #: On a reduced page, a final character height this far from the expected one, or none found at
@@ -126,6 +130,7 @@ def _read_polarities(
     pols: list[bool],
     model: Model,
     scale: float,
+    bg: Background,
     done: dict[bool, Binarized],
     expected: dict[bool, float],
 ) -> list[Line] | None:
@@ -135,7 +140,7 @@ def _read_polarities(
     best_score = float("-inf")
     best_ok = True
     for inverted in pols:
-        ink = done[inverted].ink if inverted in done else binarize(gray, inverted).ink
+        ink = done[inverted].ink if inverted in done else binarize(gray, inverted, bg).ink
         heights: list[float] = []
         lines = _classify_lines(segment(ink, heights), model, scale)
         score = sum(d.confidence - 0.75 for line in lines for d in line.digits)
@@ -156,13 +161,12 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]
     polarity is unclear both are read, and the reading with more confident digits wins.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
-    pols = polarities(gray)
-    view, f, done, expected = model_view(gray, pols)
+    view, f, pols, bg, done, expected = model_view(gray)
     if f > 1.0:
-        lines = _read_polarities(view, pols, model, scale * f, done, expected)
+        lines = _read_polarities(view, pols, model, scale * f, bg, done, expected)
         if lines is not None:
             return lines
-    return _read_polarities(gray, pols, model, scale, {}, {}) or []
+    return _read_polarities(gray, pols, model, scale, bg, {}, {}) or []
 
 
 def _rejected(p: Prediction) -> bool:

@@ -70,11 +70,7 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
     labels, stats = label(ink)
-    parts = [
-        _Part(x, y, x + w, y + h, [i], a)
-        for i, (x, y, w, h, a) in enumerate(stats.tolist())
-        if i > 0
-    ]
+    parts = [_Part(x, y, x + w, y + h, [i], a) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i > 0]
     return labels, parts
 
 
@@ -116,10 +112,22 @@ def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
     length = int(max(2.5 * char_h, 25))
     out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
     H, W = ink.shape
-    for ksize, limit in (((length, 1), W), ((1, length), H)):
+    for axis, ksize, limit in ((1, (length, 1), W), (0, (1, length), H)):
         if max(ksize) >= limit:
             continue
-        lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
+        # A one-row (one-column) opening treats each row on its own, and only rows holding at
+        # least `length` ink pixels, or touching the image edge (the opening counts beyond the
+        # edge as ink), can keep anything: open just those.
+        edges = ink[:, [0, -1]] if axis == 1 else ink[[0, -1], :]
+        at = np.flatnonzero((np.count_nonzero(ink, axis=axis) >= length) | edges.any(axis=axis))
+        if at.size == 0:
+            continue
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
+        lines = np.zeros_like(ink)
+        if axis == 1:
+            lines[at] = cv2.morphologyEx(ink[at], cv2.MORPH_OPEN, kernel)
+        else:
+            lines[:, at] = cv2.morphologyEx(np.ascontiguousarray(ink[:, at]), cv2.MORPH_OPEN, kernel)
         if cv2.countNonZero(lines):
             out = out.copy() if out is ink else out
             out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
