@@ -4,14 +4,19 @@ Usage::
 
     python bench/batch_bench.py [--n 1000] [--quick] [--skip-rss] [--keep DIR]
 
-Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder):
+Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder), all in the
+same run so that the ratios hold whatever else the machine is doing:
 
-* the floor: decoding every image with ``cv2.imread`` in one process;
+* the floor: decoding every image with ``cv2.imread`` (full size, colour), in 1 process and
+  in 2 processes (each decoding its share; OpenCV limited to one thread per process);
 * ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
-  whole command, start-up included);
-* ``tesseract IMG stdout --psm 6`` per image, on a subset of 50, extrapolated to N;
+  whole command, interpreter start-up and model loading included);
+* ``tesseract IMG stdout --psm 6`` per image, 1 at a time and 2 at a time, on a subset of 50;
 * peak RSS of a 100-image batch and of a 10 x N-image one (the N files linked into ten
   sub-folders, read with ``--recursive``): flat memory means the two peaks are close.
+
+Each batch figure is compared with the floor and with Tesseract at the same number of
+processes (``--jobs 1`` with 1 process, ``--jobs 2`` with 2).
 
 ``--quick``: N = 200, so the large batch has 2,000 images.
 """
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,21 +179,43 @@ def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, i
     return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak
 
 
-def decode_floor(paths: list[Path]) -> float:
-    t0 = time.perf_counter()
+def _decode_all(paths: list[str]) -> int:
+    cv2.setNumThreads(1)
     for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        assert img is not None
-    return time.perf_counter() - t0
+        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        assert img is not None, p
+    return len(paths)
 
 
-def tesseract_time(paths: list[Path]) -> float | None:
+def decode_floor(paths: list[Path], processes: int = 1) -> float:
+    """Seconds to decode every image, split evenly over ``processes`` worker processes (started
+    before the clock)."""
+    names = [str(p) for p in paths]
+    if processes == 1:
+        _decode_all(names[:5])  # warm the page cache and the codec like the pool does
+        t0 = time.perf_counter()
+        _decode_all(names)
+        return time.perf_counter() - t0
+    shares = [names[k::processes] for k in range(processes)]
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_decode_all, [share[:5] for share in shares]))  # workers up and warm
+        t0 = time.perf_counter()
+        assert sum(pool.map(_decode_all, shares)) == len(names)
+        return time.perf_counter() - t0
+
+
+def tesseract_time(paths: list[Path], processes: int = 1) -> float | None:
+    """Seconds to run ``tesseract IMG stdout --psm 6`` on each image, ``processes`` at a time."""
     exe = shutil.which("tesseract")
     if exe is None:
         return None
-    t0 = time.perf_counter()
-    for p in paths:
+
+    def one(p: Path) -> None:
         subprocess.run([exe, str(p), "stdout", "--psm", "6"], capture_output=True, check=False, timeout=120)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(processes) as pool:
+        list(pool.map(one, paths))
     return time.perf_counter() - t0
 
 
@@ -210,30 +238,32 @@ def main(argv: list[str] | None = None) -> int:
         paths = make_folder(folder, n)
         print(f"{n} images of {W}x{H} in {folder} (drawn in {time.perf_counter() - t0:.1f}s); "
               f"{os.cpu_count()} CPUs", flush=True)
-        rows: list[tuple[str, float, str]] = []
-        floor = decode_floor(paths)
-        rows.append(("cv2.imread only (floor, 1 process)", n / floor, ""))
-        print(f"decode floor: {n / floor:.1f} images/s", flush=True)
-        results = {}
-        for jobs in (1, 2):
-            secs, code, _, _ = run_batch(folder, tmp / f"out{jobs}.csv", jobs)
-            results[jobs] = n / secs
-            rows.append((f"digit-ocr batch --engine model --jobs {jobs}", n / secs, f"exit {code}"))
-            print(f"batch --jobs {jobs}: {n / secs:.1f} images/s", flush=True)
+        floor: dict[int, float] = {}
+        batch: dict[int, float] = {}
+        tess: dict[int, float] = {}
+        for k in (1, 2):
+            floor[k] = n / decode_floor(paths, k)
+            print(f"decode floor, {k} process{'es' if k > 1 else ''}: {floor[k]:.1f} images/s", flush=True)
+        for k in (1, 2):
+            secs, code, _, _ = run_batch(folder, tmp / f"out{k}.csv", k)
+            batch[k] = n / secs
+            print(f"batch --jobs {k}: {batch[k]:.1f} images/s (exit {code})", flush=True)
         sub = paths[:TESSERACT_SUBSET]
-        tess = tesseract_time(sub)
-        if tess is not None:
-            per = tess / len(sub)
-            rows.append((
-                "tesseract IMG stdout --psm 6 (1 process)",
-                1 / per,
-                f"{len(sub)} images timed, {n} extrapolated: {per * n:.0f}s",
-            ))
-            print(f"tesseract: {1 / per:.2f} images/s on {len(sub)} images", flush=True)
+        for k in (1, 2):
+            secs = tesseract_time(sub, k)
+            if secs is not None:
+                tess[k] = len(sub) / secs
+                print(f"tesseract, {k} at a time: {tess[k]:.2f} images/s on {len(sub)} images", flush=True)
         print()
-        print(f"{'what':48} {'images/s':>9} {'vs floor':>9} {'vs jobs 1':>9}  note")
-        for what, rate, note in rows:
-            print(f"{what:48} {rate:9.1f} {rate / (n / floor):9.3f} {rate / results[1]:9.2f}  {note}")
+        print(f"{'processes':>9} {'decode floor':>13} {'batch':>9} {'tesseract':>10} {'batch/floor':>12} "
+              f"{'batch/tesseract':>16}   (images/s)")
+        for k in (1, 2):
+            t = f"{tess[k]:10.2f}" if k in tess else f"{'-':>10}"
+            ratio = f"{batch[k] / tess[k]:15.1f}x" if k in tess else f"{'-':>16}"
+            print(f"{k:9d} {floor[k]:13.1f} {batch[k]:9.1f} {t} {batch[k] / floor[k]:11.3f}x {ratio}")
+        if 1 in tess:
+            print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
+                  f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")
         if not args.skip_rss:
             print()
             small = tmp / "small"
