@@ -26,7 +26,8 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     # minimum when it adds contrast, which luminance alone can wash out. Both are per-pixel,
     # so the choice is made on every 4th pixel, and only the chosen mix is computed in full.
     sub = np.ascontiguousarray(img[::4, ::4, :3])
-    if _contrast(sub.min(axis=2)) > 1.15 * _contrast(cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)):
+    low = np.minimum(np.minimum(sub[:, :, 0], sub[:, :, 1]), sub[:, :, 2])
+    if _contrast(low) > 1.15 * _contrast(cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)):
         b, g, r = cv2.split(img[:, :, :3])
         return cv2.min(cv2.min(b, g), r)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
