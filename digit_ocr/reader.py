@@ -120,8 +120,9 @@ def model_view(
 
 
 #: On a reduced page, a final character height this far from the expected one, or none found at
-#: all, means that the reduction changed what the segmenter sees (characters that touch once
-#: reduced): the page is read again at full size.
+#: all, means that the reduction may have changed what the segmenter sees (characters that
+#: touch once reduced): when the reading is weak too (no digit, or a mean confidence under
+#: LOW_CONFIDENCE) the page is read again at full size.
 HEIGHT_TOLERANCE = 1.6
 
 
@@ -135,7 +136,7 @@ def _read_polarities(
     expected: dict[bool, float],
 ) -> list[Line] | None:
     """The best reading over the polarities ``pols``; None when the best one, on a reduced page
-    (``expected`` character heights given), did not segment as expected."""
+    (``expected`` character heights given), did not segment as expected and is weak."""
     best: list[Line] = []
     best_score = float("-inf")
     best_ok = True
@@ -150,14 +151,20 @@ def _read_polarities(
                 want, got = expected[inverted], heights[-1] if heights else 0.0
                 fallback = any(h >= gray.shape[0] for h in heights)  # nothing looked like a character
                 best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
-    return best if best_ok else None
+    if not best_ok:
+        confidences = [d.confidence for line in best for d in line.digits]
+        if confidences and sum(confidences) / len(confidences) >= LOW_CONFIDENCE:
+            return best  # a confident reading stands: reading at full size seldom does better
+        return None
+    return best
 
 
 def read_lines_model(work: np.ndarray, model: Model, scale: float) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
     A page with large characters is read reduced (:func:`model_view`), and again at full size
-    when the reduced page does not segment as its character height promised. When the
+    when the reduced page does not segment as its character height promised and the reading
+    is weak. When the
     polarity is unclear both are read, and the reading with more confident digits wins.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
