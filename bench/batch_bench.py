@@ -16,7 +16,9 @@ same run so that the ratios hold whatever else the machine is doing:
   sub-folders, read with ``--recursive``): flat memory means the two peaks are close.
 
 Each batch figure is compared with the floor and with Tesseract at the same number of
-processes (``--jobs 1`` with 1 process, ``--jobs 2`` with 2).
+processes (``--jobs 1`` with 1 process, ``--jobs 2`` with 2). CPU time per image (of every
+process a command starts) is printed too: unlike wall time it hardly changes when other work
+shares the machine.
 
 ``--quick``: N = 200, so the large batch has 2,000 images.
 """
@@ -160,10 +162,17 @@ class RssSampler:
         self._thread.join()
 
 
-def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, int, int, int]:
-    """Wall seconds, exit code, peak RSS of the main process and of the tree (bytes)."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, their children included."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, int, int, int, float]:
+    """Wall seconds, exit code, peak RSS of the main process and of the tree (bytes), CPU seconds."""
     if out.exists():
         out.unlink()
+    cpu0 = children_cpu()
     cmd = [*cli(), "batch", str(folder), "-o", str(out), "--engine", "model", "--jobs", str(jobs), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -176,39 +185,43 @@ def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, i
         raise SystemExit(f"batch failed with exit {proc.returncode}")
     if not sampler.main_peak:  # no psutil: the largest finished child process, in KiB on Linux
         sampler.main_peak = sampler.tree_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak
+    return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak, children_cpu() - cpu0
 
 
-def _decode_all(paths: list[str]) -> int:
+def _decode_all(paths: list[str]) -> float:
+    """Decode each file; the CPU seconds it took this process."""
     cv2.setNumThreads(1)
+    c0 = time.process_time()
     for p in paths:
         img = cv2.imread(p, cv2.IMREAD_COLOR)
         assert img is not None, p
-    return len(paths)
+    return time.process_time() - c0
 
 
-def decode_floor(paths: list[Path], processes: int = 1) -> float:
-    """Seconds to decode every image, split evenly over ``processes`` worker processes (started
-    before the clock)."""
+def decode_floor(paths: list[Path], processes: int = 1) -> tuple[float, float]:
+    """Wall and CPU seconds to decode every image, split evenly over ``processes`` worker
+    processes (started before the clock)."""
     names = [str(p) for p in paths]
     if processes == 1:
         _decode_all(names[:5])  # warm the page cache and the codec like the pool does
         t0 = time.perf_counter()
-        _decode_all(names)
-        return time.perf_counter() - t0
+        cpu = _decode_all(names)
+        return time.perf_counter() - t0, cpu
     shares = [names[k::processes] for k in range(processes)]
     with ProcessPoolExecutor(processes) as pool:
         list(pool.map(_decode_all, [share[:5] for share in shares]))  # workers up and warm
         t0 = time.perf_counter()
-        assert sum(pool.map(_decode_all, shares)) == len(names)
-        return time.perf_counter() - t0
+        cpu = sum(pool.map(_decode_all, shares))
+        return time.perf_counter() - t0, cpu
 
 
-def tesseract_time(paths: list[Path], processes: int = 1) -> float | None:
-    """Seconds to run ``tesseract IMG stdout --psm 6`` on each image, ``processes`` at a time."""
+def tesseract_time(paths: list[Path], processes: int = 1) -> tuple[float, float] | None:
+    """Wall and CPU seconds to run ``tesseract IMG stdout --psm 6`` on each image, ``processes``
+    at a time."""
     exe = shutil.which("tesseract")
     if exe is None:
         return None
+    cpu0 = children_cpu()
 
     def one(p: Path) -> None:
         subprocess.run([exe, str(p), "stdout", "--psm", "6"], capture_output=True, check=False, timeout=120)
@@ -216,7 +229,7 @@ def tesseract_time(paths: list[Path], processes: int = 1) -> float | None:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(processes) as pool:
         list(pool.map(one, paths))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, children_cpu() - cpu0
 
 
 def mb(n: int) -> str:
@@ -241,18 +254,20 @@ def main(argv: list[str] | None = None) -> int:
         floor: dict[int, float] = {}
         batch: dict[int, float] = {}
         tess: dict[int, float] = {}
+        cpu: dict[str, float] = {}  # CPU milliseconds per image, all processes of the command
         for k in (1, 2):
-            floor[k] = n / decode_floor(paths, k)
+            secs, c = decode_floor(paths, k)
+            floor[k], cpu[f"decode floor, {k} process{'es' if k > 1 else ''}"] = n / secs, 1000 * c / n
             print(f"decode floor, {k} process{'es' if k > 1 else ''}: {floor[k]:.1f} images/s", flush=True)
         for k in (1, 2):
-            secs, code, _, _ = run_batch(folder, tmp / f"out{k}.csv", k)
-            batch[k] = n / secs
+            secs, code, _, _, c = run_batch(folder, tmp / f"out{k}.csv", k)
+            batch[k], cpu[f"batch --jobs {k}"] = n / secs, 1000 * c / n
             print(f"batch --jobs {k}: {batch[k]:.1f} images/s (exit {code})", flush=True)
         sub = paths[:TESSERACT_SUBSET]
         for k in (1, 2):
-            secs = tesseract_time(sub, k)
-            if secs is not None:
-                tess[k] = len(sub) / secs
+            timed = tesseract_time(sub, k)
+            if timed is not None:
+                tess[k], cpu[f"tesseract, {k} at a time"] = len(sub) / timed[0], 1000 * timed[1] / len(sub)
                 print(f"tesseract, {k} at a time: {tess[k]:.2f} images/s on {len(sub)} images", flush=True)
         print()
         print(f"{'processes':>9} {'decode floor':>13} {'batch':>9} {'tesseract':>10} {'batch/floor':>12} "
@@ -264,6 +279,12 @@ def main(argv: list[str] | None = None) -> int:
         if 1 in tess:
             print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
                   f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")
+        # CPU time does not depend on what else the machine is running as wall time does.
+        print()
+        print(f"{'CPU per image (every process of the command)':48} {'ms':>8} {'vs decode':>10}")
+        base = cpu["decode floor, 1 process"]
+        for what, ms in cpu.items():
+            print(f"{what:48} {ms:8.1f} {ms / base:9.1f}x")
         if not args.skip_rss:
             print()
             small = tmp / "small"
@@ -280,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             few = min(100, n)
             for name, where, count in ((f"{few} images", small, few), (f"{10 * n:,} images", big, 10 * n)):
                 out = tmp / f"{where.name}.jsonl"
-                secs, code, main_peak, tree_peak = run_batch(where, out, 2, "--recursive")
+                secs, code, main_peak, tree_peak, _ = run_batch(where, out, 2, "--recursive")
                 rss.append((name, count, secs, main_peak, tree_peak))
                 print(f"RSS run {name}: {secs:.1f}s", flush=True)
             head = f"{'batch --jobs 2 --recursive':28} {'images/s':>9} {'peak RSS main':>14} {'tree':>14}"
