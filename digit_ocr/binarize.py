@@ -34,8 +34,24 @@ def to_gray(img: np.ndarray) -> np.ndarray:
 
 
 def _contrast(sample: np.ndarray) -> float:
-    lo, hi = np.percentile(sample, (2, 98))
+    lo, hi = percentiles_u8(sample, (2, 98))
     return float(hi - lo)
+
+
+def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, qs)`` (its default, linear method) of 8-bit values, from a
+    256-bin histogram instead of a partial sort: the same numbers, several times faster."""
+    cum = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    n = int(cum[-1])
+    out = []
+    for q in qs:
+        virtual = (n - 1) * (q / 100)
+        lo = min(max(math.floor(virtual), 0), n - 1)
+        hi = min(lo + 1, n - 1)
+        a, b = (float(v) for v in np.searchsorted(cum, [lo, hi], side="right"))
+        t = virtual - lo
+        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
+    return out
 
 
 #: Departures from the local background weaker than this share of the strongest are ignored.
@@ -142,7 +158,7 @@ def binarize(img: np.ndarray, inverted: bool | None = None, bg: Background | Non
     if bg is not None and bg.level is not None:
         level = 255 - bg.level if inverted else bg.level
     flat = flatten(gray, level)
-    lo, hi = np.percentile(flat[::3, ::3], (0.5, 99.5))
+    lo, hi = percentiles_u8(flat[::3, ::3], (0.5, 99.5))
     spread = float(hi - lo)
     if spread < 40:
         return Binarized(np.zeros_like(flat), gray, inverted)
