@@ -115,7 +115,11 @@ def model_view(
         return gray, 1.0, pols, bg, {}, {}
     if f <= 1.0 / kp:  # the probe already has characters of at least the target height
         return probe, float(kp), pols, bg, done, {inv: ch / kp for inv, ch in heights.items()}
-    view = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    # Pixel means over whole blocks (fast), then a bilinear step of less than 2x for the rest:
+    # a fraction of the time of an area resize by an arbitrary factor.
+    k = int(1.0 / f)
+    view = _shrink(gray, k) if k > 1 else gray
+    view = cv2.resize(view, None, fx=f * k, fy=f * k, interpolation=cv2.INTER_LINEAR)
     return view, 1.0 / f, pols, bg, {}, {inv: ch * f for inv, ch in heights.items()}
 
 
