@@ -4,14 +4,21 @@ Usage::
 
     python bench/batch_bench.py [--n 1000] [--quick] [--skip-rss] [--keep DIR]
 
-Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder):
+Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder), all in the
+same run so that the ratios hold whatever else the machine is doing:
 
-* the floor: decoding every image with ``cv2.imread`` in one process;
+* the floor: decoding every image with ``cv2.imread`` (full size, colour), in 1 process and
+  in 2 processes (each decoding its share; OpenCV limited to one thread per process);
 * ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
-  whole command, start-up included);
-* ``tesseract IMG stdout --psm 6`` per image, on a subset of 50, extrapolated to N;
+  whole command, interpreter start-up and model loading included);
+* ``tesseract IMG stdout --psm 6`` per image, 1 at a time and 2 at a time, on a subset of 50;
 * peak RSS of a 100-image batch and of a 10 x N-image one (the N files linked into ten
   sub-folders, read with ``--recursive``): flat memory means the two peaks are close.
+
+Each batch figure is compared with the floor and with Tesseract at the same number of
+processes (``--jobs 1`` with 1 process, ``--jobs 2`` with 2). CPU time per image (of every
+process a command starts) is printed too: unlike wall time it hardly changes when other work
+shares the machine.
 
 ``--quick``: N = 200, so the large batch has 2,000 images.
 """
@@ -28,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,10 +162,17 @@ class RssSampler:
         self._thread.join()
 
 
-def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, int, int, int]:
-    """Wall seconds, exit code, peak RSS of the main process and of the tree (bytes)."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, their children included."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, int, int, int, float]:
+    """Wall seconds, exit code, peak RSS of the main process and of the tree (bytes), CPU seconds."""
     if out.exists():
         out.unlink()
+    cpu0 = children_cpu()
     cmd = [*cli(), "batch", str(folder), "-o", str(out), "--engine", "model", "--jobs", str(jobs), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -170,25 +185,51 @@ def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, i
         raise SystemExit(f"batch failed with exit {proc.returncode}")
     if not sampler.main_peak:  # no psutil: the largest finished child process, in KiB on Linux
         sampler.main_peak = sampler.tree_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak
+    return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak, children_cpu() - cpu0
 
 
-def decode_floor(paths: list[Path]) -> float:
-    t0 = time.perf_counter()
+def _decode_all(paths: list[str]) -> float:
+    """Decode each file; the CPU seconds it took this process."""
+    cv2.setNumThreads(1)
+    c0 = time.process_time()
     for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        assert img is not None
-    return time.perf_counter() - t0
+        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        assert img is not None, p
+    return time.process_time() - c0
 
 
-def tesseract_time(paths: list[Path]) -> float | None:
+def decode_floor(paths: list[Path], processes: int = 1) -> tuple[float, float]:
+    """Wall and CPU seconds to decode every image, split evenly over ``processes`` worker
+    processes (started before the clock)."""
+    names = [str(p) for p in paths]
+    if processes == 1:
+        _decode_all(names[:5])  # warm the page cache and the codec like the pool does
+        t0 = time.perf_counter()
+        cpu = _decode_all(names)
+        return time.perf_counter() - t0, cpu
+    shares = [names[k::processes] for k in range(processes)]
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_decode_all, [share[:5] for share in shares]))  # workers up and warm
+        t0 = time.perf_counter()
+        cpu = sum(pool.map(_decode_all, shares))
+        return time.perf_counter() - t0, cpu
+
+
+def tesseract_time(paths: list[Path], processes: int = 1) -> tuple[float, float] | None:
+    """Wall and CPU seconds to run ``tesseract IMG stdout --psm 6`` on each image, ``processes``
+    at a time."""
     exe = shutil.which("tesseract")
     if exe is None:
         return None
-    t0 = time.perf_counter()
-    for p in paths:
+    cpu0 = children_cpu()
+
+    def one(p: Path) -> None:
         subprocess.run([exe, str(p), "stdout", "--psm", "6"], capture_output=True, check=False, timeout=120)
-    return time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(processes) as pool:
+        list(pool.map(one, paths))
+    return time.perf_counter() - t0, children_cpu() - cpu0
 
 
 def mb(n: int) -> str:
@@ -210,30 +251,40 @@ def main(argv: list[str] | None = None) -> int:
         paths = make_folder(folder, n)
         print(f"{n} images of {W}x{H} in {folder} (drawn in {time.perf_counter() - t0:.1f}s); "
               f"{os.cpu_count()} CPUs", flush=True)
-        rows: list[tuple[str, float, str]] = []
-        floor = decode_floor(paths)
-        rows.append(("cv2.imread only (floor, 1 process)", n / floor, ""))
-        print(f"decode floor: {n / floor:.1f} images/s", flush=True)
-        results = {}
-        for jobs in (1, 2):
-            secs, code, _, _ = run_batch(folder, tmp / f"out{jobs}.csv", jobs)
-            results[jobs] = n / secs
-            rows.append((f"digit-ocr batch --engine model --jobs {jobs}", n / secs, f"exit {code}"))
-            print(f"batch --jobs {jobs}: {n / secs:.1f} images/s", flush=True)
+        floor: dict[int, float] = {}
+        batch: dict[int, float] = {}
+        tess: dict[int, float] = {}
+        cpu: dict[str, float] = {}  # CPU milliseconds per image, all processes of the command
+        for k in (1, 2):
+            secs, c = decode_floor(paths, k)
+            floor[k], cpu[f"decode floor, {k} process{'es' if k > 1 else ''}"] = n / secs, 1000 * c / n
+            print(f"decode floor, {k} process{'es' if k > 1 else ''}: {floor[k]:.1f} images/s", flush=True)
+        for k in (1, 2):
+            secs, code, _, _, c = run_batch(folder, tmp / f"out{k}.csv", k)
+            batch[k], cpu[f"batch --jobs {k}"] = n / secs, 1000 * c / n
+            print(f"batch --jobs {k}: {batch[k]:.1f} images/s (exit {code})", flush=True)
         sub = paths[:TESSERACT_SUBSET]
-        tess = tesseract_time(sub)
-        if tess is not None:
-            per = tess / len(sub)
-            rows.append((
-                "tesseract IMG stdout --psm 6 (1 process)",
-                1 / per,
-                f"{len(sub)} images timed, {n} extrapolated: {per * n:.0f}s",
-            ))
-            print(f"tesseract: {1 / per:.2f} images/s on {len(sub)} images", flush=True)
+        for k in (1, 2):
+            timed = tesseract_time(sub, k)
+            if timed is not None:
+                tess[k], cpu[f"tesseract, {k} at a time"] = len(sub) / timed[0], 1000 * timed[1] / len(sub)
+                print(f"tesseract, {k} at a time: {tess[k]:.2f} images/s on {len(sub)} images", flush=True)
         print()
-        print(f"{'what':48} {'images/s':>9} {'vs floor':>9} {'vs jobs 1':>9}  note")
-        for what, rate, note in rows:
-            print(f"{what:48} {rate:9.1f} {rate / (n / floor):9.3f} {rate / results[1]:9.2f}  {note}")
+        print(f"{'processes':>9} {'decode floor':>13} {'batch':>9} {'tesseract':>10} {'batch/floor':>12} "
+              f"{'batch/tesseract':>16}   (images/s)")
+        for k in (1, 2):
+            t = f"{tess[k]:10.2f}" if k in tess else f"{'-':>10}"
+            ratio = f"{batch[k] / tess[k]:15.1f}x" if k in tess else f"{'-':>16}"
+            print(f"{k:9d} {floor[k]:13.1f} {batch[k]:9.1f} {t} {batch[k] / floor[k]:11.3f}x {ratio}")
+        if 1 in tess:
+            print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
+                  f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")
+        # CPU time does not depend on what else the machine is running as wall time does.
+        print()
+        print(f"{'CPU per image (every process of the command)':48} {'ms':>8} {'vs decode':>10}")
+        base = cpu["decode floor, 1 process"]
+        for what, ms in cpu.items():
+            print(f"{what:48} {ms:8.1f} {ms / base:9.1f}x")
         if not args.skip_rss:
             print()
             small = tmp / "small"
@@ -250,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             few = min(100, n)
             for name, where, count in ((f"{few} images", small, few), (f"{10 * n:,} images", big, 10 * n)):
                 out = tmp / f"{where.name}.jsonl"
-                secs, code, main_peak, tree_peak = run_batch(where, out, 2, "--recursive")
+                secs, code, main_peak, tree_peak, _ = run_batch(where, out, 2, "--recursive")
                 rss.append((name, count, secs, main_peak, tree_peak))
                 print(f"RSS run {name}: {secs:.1f}s", flush=True)
             head = f"{'batch --jobs 2 --recursive':28} {'images/s':>9} {'peak RSS main':>14} {'tree':>14}"

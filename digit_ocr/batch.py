@@ -27,7 +27,10 @@ as strings (Python's csv, pandas with ``dtype=str``), and in LibreOffice with "F
 field as text"; Excel drops leading zeros of any number-like cell on a plain open, so import the
 file there (Data > From Text/CSV) with the ``text`` column set to Text. No ``="0042"`` formula
 trick: it would corrupt the value for every other consumer. A text of several lines keeps its
-line breaks inside the quoted field.
+line breaks inside the quoted field. A text cell that starts with ``= + - @``, a tab or a
+carriage return (a file named ``=cmd.jpg``, say) is written with a leading ``'`` so that no
+spreadsheet runs it as a formula; ``--resume`` takes the quote off again (:func:`restore`).
+JSON Lines records hold the values as they are.
 """
 
 from __future__ import annotations
@@ -442,15 +445,34 @@ def _q(value: str) -> str:
     return '"' + value.replace("\r", " ").replace('"', '""') + '"'
 
 
+#: A spreadsheet takes a cell that starts with one of these for a formula (or a field separator).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def neutralise(value: str) -> str:
+    """A CSV cell that no spreadsheet runs as a formula: a text starting with ``= + - @``, a tab or
+    a carriage return gets a leading ``'`` (and so does one starting with ``'``, so that
+    :func:`restore` gives back exactly the original: a file named ``'=x.jpg`` stays itself)."""
+    return "'" + value if value[:1] in FORMULA_STARTS or value[:1] == "'" else value
+
+
+def restore(cell: str) -> str:
+    """The original text of a cell written through :func:`neutralise`."""
+    if cell[:1] == "'" and (cell[1:2] in FORMULA_STARTS or cell[1:2] == "'"):
+        return cell[1:]
+    return cell
+
+
 def csv_line(record: dict[str, Any]) -> str:
-    """One CSV record, CRLF-terminated: text fields quoted, numbers bare, None empty."""
+    """One CSV record, CRLF-terminated: text fields quoted and neutralised against formula
+    injection (:func:`neutralise`), numbers bare, None empty."""
     cells = []
     for col in COLUMNS:
         v = record.get(col)
         if v is None:
             cells.append("")
         elif isinstance(v, str):
-            cells.append(_q(v))
+            cells.append(_q(neutralise(v)))
         else:
             cells.append(str(v))
     return ",".join(cells) + "\r\n"
@@ -538,7 +560,7 @@ def scan_output(path: str | os.PathLike[str], fmt: str) -> ExistingOutput:
                 rows = list(csv.reader([text[: -len(term)]]))
                 if len(rows) != 1 or len(rows[0]) != len(COLUMNS) or rows[0][7] not in STATUSES:
                     raise UnreadableInputError(f"{where} is malformed", "move the file aside")
-                keys.add((rows[0][0], _page(rows[0][1], where)))
+                keys.add((restore(rows[0][0]), _page(rows[0][1], where)))
                 errors += rows[0][7] == "error"
             else:
                 try:

@@ -9,6 +9,8 @@ pixels of each 4x4 block.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -22,30 +24,36 @@ NARROW = 0.35
 _KERNEL = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
+def _u8(ink: np.ndarray) -> np.ndarray:
+    """The bitmap as 8-bit (a bool one is viewed, not copied)."""
+    if ink.dtype == np.uint8:
+        return ink
+    return ink.view(np.uint8) if ink.dtype == np.bool_ else (ink != 0).view(np.uint8)
+
+
 def crop(ink: np.ndarray) -> np.ndarray:
     """Crop a binary bitmap (nonzero = ink) to the bounding box of its ink."""
-    ys, xs = np.nonzero(ink)
-    if ys.size == 0:
+    x, y, w, h = cv2.boundingRect(_u8(ink))
+    if w == 0:
         return np.zeros((1, 1), np.uint8)
-    return (ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0).astype(np.uint8)
+    return (ink[y : y + h, x : x + w] > 0).view(np.uint8)
 
 
 def deslant(ink: np.ndarray) -> np.ndarray:
     """Shear the ink so that its principal vertical axis is upright (moments-based)."""
-    m = cv2.moments(ink.astype(np.uint8), binaryImage=True)
+    m = cv2.moments(_u8(ink), binaryImage=True)
     if m["mu02"] < 1e-6:
         return ink
     skew = m["mu11"] / m["mu02"]
-    skew = float(np.clip(skew, -0.7, 0.7))
+    skew = min(max(float(skew), -0.7), 0.7)
     if abs(skew) < 0.05:
         return ink
     h, w = ink.shape
-    pad = int(np.ceil(abs(skew) * h)) + 1
+    pad = math.ceil(abs(skew) * h) + 1
     yc = m["m01"] / m["m00"]
     # x' = x - skew * (y - yc), shifted right by pad so nothing falls off.
-    mat = np.float32([[1, -skew, skew * yc + pad]])
-    mat = np.vstack([mat, [0, 1, 0]]).astype(np.float32)
-    out = cv2.warpAffine(ink.astype(np.uint8) * 255, mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
+    mat = np.array([[1, -skew, skew * yc + pad], [0, 1, 0]], np.float32)
+    out = cv2.warpAffine(_u8(ink) * np.uint8(255), mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
     return crop(out > 127)
 
 
@@ -66,7 +74,7 @@ def to_canvas(ink: np.ndarray) -> np.ndarray:
 
 def normalize_stroke(canvas: np.ndarray) -> np.ndarray:
     """Thin or thicken the strokes by the ink count, as the NIST system did."""
-    n = int(canvas.sum())
+    n = cv2.countNonZero(canvas)
     if n > 560:
         return cv2.erode(canvas, _KERNEL, iterations=2)
     if n > 412:

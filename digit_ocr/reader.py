@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 
 from . import normalize
-from .binarize import binarize, polarities, to_gray
+from .binarize import Background, Binarized, background, binarize, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .result import Digit, Line, Reading
-from .segment import Candidate, SegmentLine, segment
+from .segment import Candidate, SegmentLine, character_height, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates whose best digit has less than this share of the digit probability are not read.
@@ -34,6 +34,13 @@ JOIN_PENALTY = 0.1
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
 #: thresholds and stroke filters have room.
 MIN_WORK_SIDE = 480
+#: The model path reads characters at about this height: a page whose characters are taller is
+#: reduced before it is binarized (its extra pixels cost time and add nothing to 8x8 features).
+TARGET_CHAR_H = 40
+#: Reductions milder than this are not worth an interpolation.
+MIN_REDUCTION = 0.8
+#: The character height is judged on a copy reduced by a whole factor to about this long side.
+PROBE_SIDE = 320
 
 _models: dict[str, Model] = {}
 
@@ -69,21 +76,99 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
     )
 
 
-def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
-    """Read with the model alone: every candidate classified, non-digits rejected.
+def _shrink(gray: np.ndarray, k: int) -> np.ndarray:
+    """``gray`` reduced by the whole factor ``k`` (pixel means; the last ``k - 1`` rows and
+    columns at most are left out, so that pixel ``(x, y)`` maps exactly to ``(k x, k y)``)."""
+    h, w = gray.shape
+    return cv2.resize(gray[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
-    When the polarity is unclear both are read; a small crop is also read without the
-    crop's paper floor (see ``binarize.flatten``); the most plausible reading wins.
+
+def model_view(
+    gray: np.ndarray,
+) -> tuple[np.ndarray, float, list[bool], Background, dict[bool, Binarized], dict[bool, float]]:
+    """The grayscale image the model path works on, the factor from it back to ``gray``, the
+    polarities to try and the page's background; for a reduced page also the binarizations
+    already made of it and the character height expected on it, by polarity.
+
+    The working resolution follows the content, not the file: the typical character height is
+    measured on a copy reduced by a whole factor to about :data:`PROBE_SIDE` pixels, and the
+    page is then reduced so that its characters are about :data:`TARGET_CHAR_H` pixels tall.
+    When the height cannot be told (no character-like marks on the copy: small print, a blank
+    or noisy page) the page is read as it is. The smallest estimate over the polarities
+    counts, so that a wrong polarity's large blobs never shrink a page. The polarities and the
+    background are worked out once, on the probe when there is one.
     """
+    h, w = gray.shape
+    kp = min(max(h, w) // PROBE_SIDE, min(h, w) // 32)  # a strip keeps 32 pixels across
+    if kp < 2:
+        bg = background(gray)
+        return gray, 1.0, polarities(gray, bg), bg, {}, {}
+    probe = _shrink(gray, kp)
+    bg = background(probe)
+    pols = polarities(probe, bg)
+    done: dict[bool, Binarized] = {}
+    heights: dict[bool, float] = {}
+    for inverted in pols:
+        done[inverted] = binarize(probe, inverted, bg)
+        char_h = character_height(done[inverted].ink)
+        if char_h is None:
+            return gray, 1.0, pols, bg, {}, {}
+        heights[inverted] = char_h * kp
+    f = TARGET_CHAR_H / min(heights.values())
+    if f >= MIN_REDUCTION:
+        return gray, 1.0, pols, bg, {}, {}
+    if f <= 1.0 / kp:  # the probe already has characters of at least the target height
+        return probe, float(kp), pols, bg, done, {inv: ch / kp for inv, ch in heights.items()}
+    # Pixel means over whole blocks (fast), then a bilinear step of less than 2x for the rest:
+    # a fraction of the time of an area resize by an arbitrary factor.
+    k = int(1.0 / f)
+    view = _shrink(gray, k) if k > 1 else gray
+    view = cv2.resize(view, None, fx=f * k, fy=f * k, interpolation=cv2.INTER_LINEAR)
+    return view, 1.0 / f, pols, bg, {}, {inv: ch * f for inv, ch in heights.items()}
+
+
+#: On a reduced page, a final character height this far from the expected one, or none found at
+#: all, means that the reduction may have changed what the segmenter sees (characters that
+#: touch once reduced): when the reading is weak too (no digit, or a mean confidence under
+#: LOW_CONFIDENCE) the page is read again at full size.
+HEIGHT_TOLERANCE = 1.6
+
+
+def _read_polarities(
+    gray: np.ndarray,
+    pols: list[bool],
+    model: Model,
+    scale: float,
+    bg: Background,
+    done: dict[bool, Binarized],
+    expected: dict[bool, float],
+    crop: bool = False,
+) -> list[Line] | None:
+    """The best reading over the polarities ``pols``; None when the best one, on a reduced page
+    (``expected`` character heights given), did not segment as expected and is weak."""
     best: list[Line] = []
     best_score = float("-inf")
-    gray = to_gray(work)  # once: binarize takes it as it is
-    for inverted in polarities(gray):
+    best_ok = True
+    for inverted in pols:
         for floor in (True, False) if crop else (False,):
-            lines = _classify_lines(segment(binarize(gray, inverted, floor).ink), model, scale)
+            if inverted in done and not floor:
+                ink = done[inverted].ink
+            else:
+                ink = binarize(gray, inverted, bg, floor).ink
+            heights: list[float] = []
+            lines = _classify_lines(segment(ink, heights), model, scale)
             score = reading_score(lines)
             if score > best_score:
                 best, best_score = lines, score
+                if expected:
+                    want, got = expected[inverted], heights[-1] if heights else 0.0
+                    fallback = any(h >= gray.shape[0] for h in heights)  # nothing looked like a character
+                    best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
+    if not best_ok:
+        confidences = [d.confidence for line in best for d in line.digits]
+        if confidences and sum(confidences) / len(confidences) >= LOW_CONFIDENCE:
+            return best  # a confident reading stands: reading at full size seldom does better
+        return None
     return best
 
 
@@ -96,6 +181,24 @@ def reading_score(lines: list[Line]) -> float:
     heights = np.array([d.box[3] for d in digits], float)
     spread = float(heights.std() / heights.mean())
     return sum(d.confidence - 0.75 for d in digits) - spread * len(digits) - 0.3 * (len(lines) - 1)
+
+
+def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
+    """Read with the model alone: every candidate classified, non-digits rejected.
+
+    A page with large characters is read reduced (:func:`model_view`), and again at full size
+    when the reduced page does not segment as its character height promised and the reading
+    is weak. When the polarity is unclear both are read; a small crop (``crop``: enlarged to
+    be worked on) is read with and without its paper floor (see :func:`binarize`); the most
+    plausible reading (:func:`reading_score`) wins.
+    """
+    gray = to_gray(work)  # once: binarize takes it as it is
+    view, f, pols, bg, done, expected = model_view(gray)
+    if f > 1.0:
+        lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop)
+        if lines is not None:
+            return lines
+    return _read_polarities(gray, pols, model, scale, bg, {}, {}, crop) or []
 
 
 def _rejected(p: Prediction) -> bool:

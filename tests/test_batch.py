@@ -259,6 +259,55 @@ def test_resume_after_a_partial_last_record(scans: Path, tmp_path: Path, ext: st
     assert "7 already done" in proc.stderr
 
 
+#: File names a spreadsheet would take for formulas (and one that starts with the escape itself).
+RISKY_NAMES = ["=cmd.jpg", "+1.png", "-2+3.png", "@SUM(A1).png", "\tlead-tab.png", "'=quoted.png"]
+
+
+def test_csv_cells_cannot_start_a_formula_and_resume_still_matches(tmp_path: Path) -> None:
+    folder = tmp_path / "risky"
+    for i, name in enumerate(RISKY_NAMES):
+        _write(folder / name, _render([TEXTS[i % len(TEXTS)]]))
+    (folder / "=empty.png").write_bytes(b"")  # an error record too
+    names = sorted([*RISKY_NAMES, "=empty.png"])
+    out = tmp_path / "r.csv"
+    proc = batch(folder, "-o", out, "--engine", "model", "-j", "1")
+    assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
+    with open(out, newline="", encoding="utf-8-sig") as f:
+        cells = [cell for row in csv.reader(f) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    rows = read_records(out)
+    assert [r["path"] for r in rows] == ["'" + n for n in names]  # each one neutralised
+    assert {r["status"] for r in rows} == {"ok", "error"}
+    # JSON Lines holds the names as they are
+    jl = tmp_path / "r.jsonl"
+    batch(folder, "-o", jl, "--engine", "model", "-j", "1")
+    assert [r["path"] for r in read_records(jl)] == names
+    # resume matches the recorded (neutralised) paths to the files: nothing read twice
+    data = out.read_bytes()
+    ends = [i + 2 for i in range(len(data)) if data.startswith(b"\r\n", i)]
+    out.write_bytes(data[: ends[3]])  # the header and three records
+    assert {k for k, _ in scan_output(out, "csv").keys} == set(names[:3])
+    proc = batch(folder, "-o", out, "--engine", "model", "-j", "2", "--resume")
+    assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
+    assert "3 already done" in proc.stderr
+    assert out.read_bytes() == data
+    proc = batch(folder, "-o", out, "--engine", "model", "--resume")
+    assert f"{len(names)} already done" in proc.stderr and out.read_bytes() == data
+
+
+def test_csv_line_neutralises_every_text_cell() -> None:
+    from digit_ocr.batch import csv_line, neutralise, restore
+
+    rec = {"path": "a.png", "page": None, "text": "", "digits": 0, "status": "error",
+           "error": "=HYPERLINK(\"http://x\")", "engines": "", "mean_confidence": None,
+           "min_confidence": None}  # fmt: skip
+    row = next(csv.reader(io.StringIO(csv_line(rec))))
+    assert row[COLUMNS.index("error")] == "'=HYPERLINK(\"http://x\")"
+    for value in ["=1", "+1", "-1", "@a", "\tx", "\ry", "'=z", "''", "'a", "a=1", "0042", ""]:
+        assert restore(neutralise(value)) == value
+        assert neutralise(value)[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
 def test_resume_refuses_a_damaged_or_foreign_file(scans: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     out.write_text('{"path":"a.png","page":null,"status":"ok"}\nnot json\n{"path":"b.png","status":"ok"}\n')
@@ -587,3 +636,40 @@ def test_scheduler_without_dask_exits_4(scans: Path, tmp_path: Path) -> None:
     assert proc.returncode == ExitCode.MISSING_DEPENDENCY, proc.stderr
     assert "digit-ocr[dask]" in proc.stderr
     assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.skipif(
+    not _dask_available() and os.environ.get("CI") != "true", reason="dask.distributed is not installed"
+)
+def test_review_on_a_dask_cluster_matches_a_local_run(scans: Path, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    model = _unsure_model(tmp_path, scans / "img4.png")
+    local_review, remote_review = tmp_path / "review-local", tmp_path / "review-dask"
+    common = ("-e", "model", "-m", model)
+    local = batch(scans, "-o", tmp_path / "l.csv", *common, "-j", "2", "--review", local_review)
+    assert local.returncode == 0, local.stderr
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        extra = ("--review", remote_review, "--scheduler", address)
+        remote = batch(scans, "-o", tmp_path / "d.csv", *common, *extra)
+        assert remote.returncode == 0, remote.stderr
+
+    def labels(folder: Path) -> list[list[str]]:
+        with open(folder / "labels.csv", newline="", encoding="utf-8") as f:
+            return sorted(csv.reader(f))
+
+    assert labels(remote_review) == labels(local_review)
+    assert len(labels(local_review)) > 2  # the header, the blank page and some uncertain digits
+    files = sorted(p.name for p in local_review.iterdir())
+    assert sorted(p.name for p in remote_review.iterdir()) == files
+    for name in files:
+        assert (remote_review / name).read_bytes() == (local_review / name).read_bytes(), name
+    assert comparable(read_records(tmp_path / "d.csv")) == comparable(read_records(tmp_path / "l.csv"))
