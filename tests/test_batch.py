@@ -40,6 +40,16 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 TEXTS = ["0042", "0244", "3000", "5555", "867"]
 
 
+
+def _loopback_cluster():  # noqa: ANN202
+    """A real dask.distributed cluster on loopback: one in-process worker with two threads."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+        dashboard_address=None,
+    )  # fmt: skip
+
 def _render(lines: list[str], width: int = 520) -> np.ndarray:
     img = np.full((90 * len(lines) + 40, width, 3), 255, np.uint8)
     for i, text in enumerate(lines):
@@ -581,20 +591,11 @@ def _dask_available() -> bool:
     not _dask_available() and os.environ.get("CI") != "true", reason="dask.distributed is not installed"
 )
 def test_dask_cluster_gives_the_same_output(scans: Path, tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
     (scans / "empty.png").write_bytes(b"")
     local = tmp_path / "local.jsonl"
     assert batch(scans, "-o", local, "--engine", "model", "-j", "2").returncode == ExitCode.SOME_FILES_FAILED
     remote = tmp_path / "dask.jsonl"
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=2,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with _loopback_cluster() as cluster:
         proc = batch(scans, "-o", remote, "--engine", "model", "--scheduler", cluster.scheduler_address)
         assert proc.returncode == ExitCode.SOME_FILES_FAILED, proc.stderr
         # the same resume guarantees: cut the file, resume on the cluster
@@ -642,21 +643,12 @@ def test_scheduler_without_dask_exits_4(scans: Path, tmp_path: Path) -> None:
     not _dask_available() and os.environ.get("CI") != "true", reason="dask.distributed is not installed"
 )
 def test_review_on_a_dask_cluster_matches_a_local_run(scans: Path, tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
     model = _unsure_model(tmp_path, scans / "img4.png")
     local_review, remote_review = tmp_path / "review-local", tmp_path / "review-dask"
     common = ("-e", "model", "-m", model)
     local = batch(scans, "-o", tmp_path / "l.csv", *common, "-j", "2", "--review", local_review)
     assert local.returncode == 0, local.stderr
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=2,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with _loopback_cluster() as cluster:
         address = cluster.scheduler_address
         extra = ("--review", remote_review, "--scheduler", address)
         remote = batch(scans, "-o", tmp_path / "d.csv", *common, *extra)
