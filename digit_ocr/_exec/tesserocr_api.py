@@ -10,6 +10,7 @@ engine the shipped calibration was fitted on) or ``tesserocr``. A tesseract exec
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import threading
@@ -36,8 +37,12 @@ class InProcessError(DigitOcrError):
 
 def tessdata_dir() -> str | None:
     """The folder holding ``eng.traineddata``: ``TESSDATA_PREFIX``, then the usual install places."""
+    return _tessdata_dir(os.environ.get("TESSDATA_PREFIX", "").strip())
+
+
+@functools.lru_cache(maxsize=4)
+def _tessdata_dir(prefix: str) -> str | None:  # looked up once per process, not per image
     places = []
-    prefix = os.environ.get("TESSDATA_PREFIX", "").strip()
     if prefix:
         places += [prefix, os.path.join(prefix, "tessdata")]
     places += sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"), reverse=True)
