@@ -260,6 +260,8 @@ def make_record(path: str, page: int | None, reading: Any = None, error: str | N
 
 def _review_stem(path: str, page: int | None) -> str:
     stem = path.replace("/", "__")
+    if stem[:1] in FORMULA_STARTS:  # the review labels.csv names it: no spreadsheet formula
+        stem = "_" + stem
     return f"{stem}.p{page}" if page is not None else stem
 
 

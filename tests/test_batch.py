@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -665,3 +666,21 @@ def test_review_on_a_dask_cluster_matches_a_local_run(scans: Path, tmp_path: Pat
     for name in files:
         assert (remote_review / name).read_bytes() == (local_review / name).read_bytes(), name
     assert comparable(read_records(tmp_path / "d.csv")) == comparable(read_records(tmp_path / "l.csv"))
+
+
+def test_review_labels_never_start_a_formula(scans: Path, tmp_path: Path) -> None:
+    """File names come from the scanned paths: ``=1+2.png`` must not become a formula when a
+    person opens the review folder's labels.csv in a spreadsheet."""
+    model = _unsure_model(tmp_path, scans / "img4.png")
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    for name in ("=1+2.png", "-5.png", "@A1.png"):
+        shutil.copy(scans / "img4.png", hostile / name)
+    review = tmp_path / "review"
+    proc = batch(hostile, "-o", tmp_path / "r.csv", "-e", "model", "-m", model, "--review", review)
+    assert proc.returncode == 0, proc.stderr
+    with open(review / "labels.csv", newline="", encoding="utf-8") as f:
+        names = [row["file"] for row in csv.DictReader(f)]
+    assert {n.split(".png.d")[0] for n in names} == {"_=1+2", "_-5", "_@A1"}
+    for name in names:
+        assert name[0] not in "=+-@\t\r" and (review / name).is_file()
