@@ -166,11 +166,9 @@ def binarize(
     level = None
     if bg is not None and bg.level is not None:
         level = 255 - bg.level if inverted else bg.level
-    elif bg is None and crop:
-        level = background(gray).level
-    if crop and level is not None:
+    if crop:
         paper = percentiles_u8(gray[::2, ::2], (90,))[0]
-        level = np.maximum(level, np.uint8(int(PAPER_FLOOR * paper)))
+        level = np.maximum(level if level is not None else _level(gray), np.uint8(int(PAPER_FLOOR * paper)))
     flat = flatten(gray, level)
     lo, hi = percentiles_u8(flat[::3, ::3], (0.5, 99.5))
     spread = float(hi - lo)

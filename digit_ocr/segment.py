@@ -113,8 +113,8 @@ def character_height(ink: np.ndarray) -> float | None:
     characters. Unlike :func:`typical_height` the larger marks are not preferred: a frame or a
     thick bar outnumbered by characters must not set the height.
     """
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    w, h, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+    _labels, stats = label(ink)
+    w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
     fill = area / np.maximum(w * h, 1)
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
     if not like.any():
