@@ -26,7 +26,7 @@ NOT_A_DIGIT_ABOVE = 0.70
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
 LOW_CONFIDENCE = 0.60
 #: Each extra piece a wide candidate is cut into costs this much mean log confidence.
-SPLIT_PENALTY = 0.15
+SPLIT_PENALTY = 0.25
 #: A candidate read without the pieces sticking out above or below it costs this much.
 TRIM_PENALTY = 0.1
 #: Two narrow neighbours read as one digit (the halves of a broken 0) cost this much.

@@ -215,31 +215,89 @@ def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
     return [lines[k] for k in order]
 
 
+#: Cost of a cut path for each ink pixel it crosses, against 1 for each row it descends.
+CUT_INK_COST = 8.0
+#: Extra cost of a cut path per column it strays from the equal division, per row.
+CUT_DRIFT_COST = 0.05
+
+
+def _cut_paths(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray:
+    """Top-to-bottom cuts through a box of ink (0/1), one per band ``(lo, hi, centre)``: in
+    each, the path within columns ``lo:hi`` that crosses the least ink, moving at most one
+    column a row and straying little from ``centre``, so that it can follow the slanted gap
+    between touching handwritten digits. Returns the cut's column in each row, one column of
+    the result per band. All bands are solved in one pass over the rows."""
+    h, w = ink.shape
+    ink = ink.astype(np.float32)
+    cols, centres = [], []
+    for lo, hi, centre in bands:
+        cols.append(np.r_[np.arange(lo, hi), -1])  # -1: a wall between bands
+        centres.append(np.r_[np.full(hi - lo, centre), 0])
+    at = np.concatenate(cols)
+    wall = at < 0
+    cost = np.take(ink, np.where(wall, 0, at), axis=1) * CUT_INK_COST + 1.0
+    cost += CUT_DRIFT_COST * np.abs(at - np.concatenate(centres))
+    cost[:, wall] = np.inf
+    n = at.size
+    acc = cost[0].copy()
+    step = np.zeros((h, n), np.int8)
+    inf = np.full(1, np.inf, np.float32)
+    idx = np.arange(n)
+    for r in range(1, h):
+        choice = np.stack([np.concatenate((inf, acc[:-1])), acc, np.concatenate((acc[1:], inf))])
+        k = np.argmin(choice, axis=0)
+        step[r] = k - 1
+        acc = cost[r] + choice[k, idx]
+    starts = np.flatnonzero(np.r_[True, wall[:-1]])
+    ends = np.flatnonzero(wall)
+    j = np.array([s0 + int(np.argmin(acc[s0:e0])) for s0, e0 in zip(starts, ends)])
+    paths = np.empty((h, len(bands)), np.int64)
+    for r in range(h - 1, -1, -1):
+        paths[r] = at[j]
+        j = j + step[r, j]
+    return paths
+
+
 def _cuts(profile: np.ndarray, n: int) -> list[int]:
-    """Where to cut a box of ink column counts ``profile`` into ``n`` pieces: the emptiest columns
-    near the equal divisions."""
+    """Where to cut a box of ink column counts ``profile`` straight down into ``n`` pieces: the
+    emptiest columns near the equal divisions."""
     w = len(profile)
     cuts = [0]
     for k in range(1, n):
         centre = int(w * k / n)
         lo, hi = max(cuts[-1] + 2, centre - w // (3 * n)), min(w - 2, centre + w // (3 * n))
         cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else centre)
-    cuts.append(w)
-    return cuts
+    return cuts[1:]
 
 
-def split_options(ink: np.ndarray, line_h: float) -> list[list[tuple[int, int]]]:
-    """Column ranges for cutting a wide box of ink into 2, 3, ... touching digits."""
+def split_options(ink: np.ndarray, line_h: float, straight: bool = False) -> list[list[np.ndarray]]:
+    """Ways of cutting a wide box of ink into 2, 3, ... touching digits: for each, the masks
+    (box-sized, 0/1) of its pieces, left to right. The cuts follow the gaps between slanted,
+    touching handwriting (:func:`_cut_paths`), or go ``straight`` down (upright display cells)."""
     h, w = ink.shape
     if w < 0.9 * line_h:
         return []
-    profile = ink.sum(axis=0).astype(float)
+    counts = range(2, min(6, int(w / (0.3 * line_h))) + 1)
+    paths: list[list[np.ndarray]] = []
+    if straight:
+        profile = ink.sum(axis=0)
+        paths = [[np.full(h, c, np.int64) for c in _cuts(profile, n)] for n in counts]
+    else:
+        # Each cut of n pieces stays within a third of a piece of its equal division.
+        centres = [(int(w * k / n), w // (3 * n)) for n in counts for k in range(1, n)]
+        bands = [(max(1, c - r), min(w - 1, c + r + 1), c) for c, r in centres]
+        solved = _cut_paths(ink, bands) if bands else np.zeros((h, 0), np.int64)
+        i = 0
+        for n in counts:
+            paths.append([solved[:, i + k] for k in range(n - 1)])
+            i += n - 1
+    cols = np.arange(w)[None, :]
     out = []
-    for n in range(2, min(6, int(w / (0.3 * line_h))) + 1):
-        cuts = _cuts(profile, n)
-        ranges = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
-        if len(ranges) == n:
-            out.append(ranges)
+    for cuts in paths:
+        bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
+        masks = [ink & ((cols >= a[:, None]) & (cols < b[:, None])) for a, b in zip(bounds[:-1], bounds[1:])]
+        if all(m.any() for m in masks):
+            out.append(masks)
     return out
 
 
@@ -342,7 +400,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
-    if len(bars) >= 3 and len(bars) >= 0.5 * len(solid):
+    display = len(bars) >= 3 and len(bars) >= 0.5 * len(solid)
+    if display:
         bar_len = float(np.median([max(p.w, p.h) for p in bars]))
         slants = [sl for (is_bar, sl), p in zip(shapes, parts) if is_bar and p.h > p.w]
         slant = float(np.median(slants)) if slants else 0.0
@@ -396,8 +455,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
-            for ranges in split_options(sub, line_h):
-                pieces = [_piece(sub, p.x0, p.y0, a, b) for a, b in ranges]
+            for masks in split_options(sub, line_h, straight=display):
+                pieces = [_masked_piece(m, p.x0, p.y0) for m in masks]
                 if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
                     cand.splits.append([q for q in pieces if q is not None])
             items.append(cand)
@@ -463,6 +522,14 @@ def _core(labels: np.ndarray, p: _Part) -> Candidate | None:
     cols = np.nonzero(sub.any(axis=0))[0]
     c0, c1 = int(cols[0]), int(cols[-1]) + 1
     return _piece(sub, p.x0, p.y0, c0, c1)
+
+
+def _masked_piece(mask: np.ndarray, x0: int, y0: int) -> Candidate | None:
+    """The candidate made of the ink of ``mask`` (a component's box), cropped to it."""
+    cols = np.nonzero(mask.any(axis=0))[0]
+    if cols.size == 0:
+        return None
+    return _piece(mask, x0, y0, int(cols[0]), int(cols[-1]) + 1)
 
 
 def _piece(sub: np.ndarray, x0: int, y0: int, a: int, b: int) -> Candidate | None:
