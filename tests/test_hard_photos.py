@@ -149,3 +149,17 @@ FONTS_WITH_CLOSE_ONES = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "cmr10.ttf", "Deja
 @pytest.mark.parametrize("font_file", FONTS_WITH_CLOSE_ONES)
 def test_close_ones_stay_two_digits(font_file: str) -> None:
     assert read_image(_printed("4118", font_file, 48), engine="model").text == "4118"
+
+
+def _slanted_ten(pitch: int) -> np.ndarray:
+    """A hand-slanted "10" whose 1 touches its 0: no straight cut parts them, a slanted one does."""
+    img = np.full((160, 200), 255, np.uint8)
+    dx = int(44 * np.tan(np.radians(22)))
+    cv2.line(img, (60 + dx, 36), (60 - dx, 124), 0, 7, cv2.LINE_AA)
+    cv2.ellipse(img, (60 + pitch, 80), (20, 44), 22, 0, 360, 0, 7, cv2.LINE_AA)
+    return img
+
+
+@pytest.mark.parametrize("pitch", [38, 40, 42, 44, 46])
+def test_slanted_touching_digits_are_cut_along_their_gap(pitch: int) -> None:
+    assert read_image(_slanted_ten(pitch), engine="model").text == "10"
