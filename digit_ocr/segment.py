@@ -122,9 +122,47 @@ def character_height(ink: np.ndarray) -> float | None:
     return float(np.median(h[like]))
 
 
-def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
-    """Erase straight horizontal and vertical lines much longer than a character (rulings, grids, frames)."""
+def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether a component (``mask``, in its box of the page's ``ink``) could be one character:
+    at most two holes (an 8), holding next to no other ink (unlike a frame or a grid)."""
+    m = mask.astype(np.uint8)
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return False
+    holes = [c for c, h in zip(contours, hierarchy[0]) if h[3] >= 0 and cv2.contourArea(c) >= 4]
+    if len(holes) > 2:
+        return False
+    filled = np.zeros_like(m)
+    cv2.drawContours(filled, holes, -1, 1, -1)
+    inside = int(np.count_nonzero(filled & (ink > 0) & (m == 0)))
+    return inside <= 0.05 * int(np.count_nonzero(m))
+
+
+#: A mark shaped like one character (box no wider than this many heights, nor narrower than
+#: the inverse of it) and filled at least :data:`GLYPH_FILL` keeps its long strokes: they are the
+#: sides of a large digit (a counter wheel's 0 beside a scale of small ticks), not a ruling.
+GLYPH_ASPECT = 2.5
+GLYPH_FILL = 0.2
+
+
+def remove_rulings(
+    ink: np.ndarray, char_h: float, labels: np.ndarray | None = None, parts: list[_Part] | None = None
+) -> np.ndarray:
+    """Erase straight horizontal and vertical lines much longer than a character (rulings, grids, frames).
+
+    ``labels`` and ``parts``: the components of ``ink``, when known; a component shaped like a
+    single large character is left whole (see :data:`GLYPH_ASPECT`).
+    """
     length = int(max(2.5 * char_h, 25))
+    keep = [
+        p.labels[0]
+        for p in parts or []
+        if max(p.w, p.h) >= length
+        and 1 / GLYPH_ASPECT <= p.w / p.h <= GLYPH_ASPECT
+        and p.area >= GLYPH_FILL * p.w * p.h
+        and labels is not None
+        and _glyph_like(ink[p.y0 : p.y1, p.x0 : p.x1], labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0])
+    ]
     out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
     H, W = ink.shape
     for axis, ksize, limit in ((1, (length, 1), W), (0, (1, length), H)):
@@ -143,6 +181,8 @@ def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
             lines[at] = cv2.morphologyEx(ink[at], cv2.MORPH_OPEN, kernel)
         else:
             lines[:, at] = cv2.morphologyEx(np.ascontiguousarray(ink[:, at]), cv2.MORPH_OPEN, kernel)
+        if keep and labels is not None:
+            lines[np.isin(labels, keep)] = 0
         if cv2.countNonZero(lines):
             out = out.copy() if out is ink else out
             out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
@@ -391,7 +431,7 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
     heights = heights if heights is not None else []
     char_h = typical_height(parts, (H, W))
     heights.append(char_h)
-    clean = remove_rulings(ink, char_h)
+    clean = remove_rulings(ink, char_h, ink_labels, parts)
     min_area = max(4, int(0.002 * char_h * char_h))
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
     # a third of a character height; not characters of different lines or side by side.

@@ -163,3 +163,18 @@ def _slanted_ten(pitch: int) -> np.ndarray:
 @pytest.mark.parametrize("pitch", [38, 40, 42, 44, 46])
 def test_slanted_touching_digits_are_cut_along_their_gap(pitch: int) -> None:
     assert read_image(_slanted_ten(pitch), engine="model").text == "10"
+
+
+def _big_digit_beside_ticks(digit: str) -> np.ndarray:
+    """A counter-wheel crop: one large digit beside a scale of short ticks, which outnumber it
+    and make the first guess of the character height small."""
+    img = np.full((300, 260), 255, np.uint8)
+    cv2.putText(img, digit, (40, 220), cv2.FONT_HERSHEY_SIMPLEX, 5.5, 0, 18, cv2.LINE_AA)
+    for k in range(12):
+        cv2.rectangle(img, (215, 20 + 22 * k), (235, 28 + 22 * k), 0, -1)
+    return img
+
+
+@pytest.mark.parametrize("digit", list("0123456789"))
+def test_a_large_digits_strokes_are_not_erased_as_rulings(digit: str) -> None:
+    assert read_image(_big_digit_beside_ticks(digit), engine="model").text == digit
