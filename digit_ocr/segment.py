@@ -138,6 +138,12 @@ def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
     return inside <= 0.05 * int(np.count_nonzero(m))
 
 
+#: Other marks of a candidate must carry at least this share of its ink for it to be offered
+#: without them.
+MAIN_REST = 0.05
+#: ... and each beside the largest one must be thin (a bar or tick), at most this share of its height.
+MAIN_THIN = 0.25
+
 #: A mark shaped like one character (box no wider than this many heights, nor narrower than
 #: the inverse of it) and filled at least :data:`GLYPH_FILL` keeps its long strokes: they are the
 #: sides of a large digit (a counter wheel's 0 beside a scale of small ticks), not a ruling.
@@ -493,6 +499,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             if cand.w < 0.2 * cand.h and not 0.8 * line_h <= cand.h <= 1.25 * line_h:
                 continue  # a bar shorter or taller than the digits: a stub of a ruling, not a "1"
             core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
+            if core is None and not display:
+                core = _main_mark(sub, p.x0, p.y0)
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
             for masks in split_options(sub, line_h, straight=display):
@@ -562,6 +570,24 @@ def _core(labels: np.ndarray, p: _Part) -> Candidate | None:
     cols = np.nonzero(sub.any(axis=0))[0]
     c0, c1 = int(cols[0]), int(cols[-1]) + 1
     return _piece(sub, p.x0, p.y0, c0, c1)
+
+
+def _main_mark(sub: np.ndarray, x0: int, y0: int) -> Candidate | None:
+    """The largest mark of a candidate made of several, without the rest (a window's edges,
+    ticks of a scale, the next wheel digit showing below); None when it is one mark."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(sub.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return None
+    main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[main, cv2.CC_STAT_AREA] > (1.0 - MAIN_REST) * int(stats[1:, cv2.CC_STAT_AREA].sum()):
+        return None  # the rest is specks
+    _mx, my, _mw, mh = stats[main, :4]
+    for k in range(1, n):
+        x, y, w, h = stats[k, :4]
+        beside = min(y + h, my + mh) - max(y, my) >= 0.5 * h
+        if k != main and beside and w > MAIN_THIN * mh:
+            return None  # a mark as wide as a digit beside it: another digit, not clutter
+    return _masked_piece(lab == main, x0, y0)
 
 
 def _masked_piece(mask: np.ndarray, x0: int, y0: int) -> Candidate | None:

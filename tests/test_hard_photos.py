@@ -178,3 +178,21 @@ def _big_digit_beside_ticks(digit: str) -> np.ndarray:
 @pytest.mark.parametrize("digit", list("0123456789"))
 def test_a_large_digits_strokes_are_not_erased_as_rulings(digit: str) -> None:
     assert read_image(_big_digit_beside_ticks(digit), engine="model").text == digit
+
+
+def _digits_with_a_tick_below(text: str, tick_w: float) -> np.ndarray:
+    """Printed digits with a short mark just under the middle one (a scale tick, a smudge),
+    close enough to be taken in with it: the digit must be read without it."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 2.0, 6
+    (w, h), _ = cv2.getTextSize(text, font, scale, thick)
+    img = np.full((h * 3, w + 60), 235, np.uint8)
+    cv2.putText(img, text, (30, 2 * h), font, scale, 30, thick, cv2.LINE_AA)
+    x, y = int(30 + 1.3 * w / len(text)), int(2.2 * h)
+    cv2.rectangle(img, (x, y), (x + int(tick_w * h), y + int(0.12 * h)), 30, -1)
+    return img
+
+
+@pytest.mark.parametrize("tick_w", [0.15, 0.25])
+@pytest.mark.parametrize("text", ["123", "456", "789"])
+def test_a_mark_clinging_below_a_digit_is_left_out(text: str, tick_w: float) -> None:
+    assert read_image(_digits_with_a_tick_below(text, tick_w), engine="model").text == text
