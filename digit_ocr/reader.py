@@ -22,7 +22,7 @@ ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates whose best digit has less than this share of the digit probability are not read.
 REJECT_BELOW = 0.30
 #: Candidates the model's "not a digit" class claims with more than this probability are dropped.
-NOT_A_DIGIT_ABOVE = 0.70
+NOT_A_DIGIT_ABOVE = 0.90
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
 LOW_CONFIDENCE = 0.60
 #: Each extra piece a wide candidate is cut into costs this much mean log confidence.
