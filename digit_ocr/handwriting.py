@@ -56,7 +56,9 @@ def _one_plain(rng: np.random.Generator) -> list[Stroke]:
 
 def _one_flag(rng: np.random.Generator) -> list[Stroke]:
     x = _u(rng, 0.5, 0.65)
-    strokes = [line((x - _u(rng, 0.12, 0.35), _u(rng, 0.08, 0.3)), (x, 0.0), (x, 1.0))]
+    # From a short serif to the long up-stroke of continental European hands.
+    reach = _u(rng, 0.12, 0.6)
+    strokes = [line((x - reach, _u(rng, 0.3, 0.9) * reach), (x, 0.0), (x, 1.0))]
     if rng.random() < 0.4:
         w = _u(rng, 0.25, 0.4)
         strokes.append(line((x - w, 1.0), (x + w, 1.0)))

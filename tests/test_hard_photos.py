@@ -196,3 +196,18 @@ def _digits_with_a_tick_below(text: str, tick_w: float) -> np.ndarray:
 @pytest.mark.parametrize("text", ["123", "456", "789"])
 def test_a_mark_clinging_below_a_digit_is_left_out(text: str, tick_w: float) -> None:
     assert read_image(_digits_with_a_tick_below(text, tick_w), engine="model").text == text
+
+
+def _flagged_one(reach: float, drop: float) -> np.ndarray:
+    """A handwritten 1 with the long up-stroke of continental European hands: from ``reach``
+    (share of its height) left of the top and ``drop`` below it, up to the top, then down."""
+    img = np.full((200, 200), 255, np.uint8)
+    top, bottom = (110, 30), (82, 170)
+    start = (int(110 - reach * 140), int(30 + drop * 140))
+    cv2.polylines(img, [np.array([start, top, bottom])], False, 0, 9, cv2.LINE_AA)
+    return img
+
+
+@pytest.mark.parametrize("drop", [0.2, 0.35])
+def test_a_one_with_a_long_flag_is_a_one(drop: float) -> None:
+    assert read_image(_flagged_one(0.4, drop), engine="model").text == "1"
