@@ -58,6 +58,10 @@ def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 POLARITY_STRONG = 0.4
 #: Both polarities are tried when dark and light departures are within this factor of each other.
 POLARITY_BAND = 2.0
+#: A polarity guess is overruled when its ink covers this many times as much of the image and
+#: of its border as the other polarity's, and at least SURROUNDING_INK of the border.
+POLARITY_OVERRULE = 1.5
+SURROUNDING_INK = 0.3
 #: Pages whose ink spans fewer grey levels than this are stretched to full range first.
 LOW_SPREAD = 128.0
 #: The background is never taken for darker than this share of the page's paper level.
@@ -108,7 +112,25 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     lighter = float(np.maximum(d - t, 0).sum())
     ratio = (darker + 1.0) / (lighter + 1.0)
     guess = ratio < 1.0
-    return [guess, not guess] if 1 / POLARITY_BAND < ratio < POLARITY_BAND else [guess]
+    if 1 / POLARITY_BAND < ratio < POLARITY_BAND:
+        return [guess, not guess]
+    # Glare or a bright patch can outweigh the ink's departures. Ink is a minority of the image
+    # that does not surround it: a guess whose "ink" covers much of the border, and more of both
+    # the image and its border than the other polarity's ink does, took the paper for ink.
+    coarse = small[::2, ::2] if min(small.shape) >= 64 else small  # shares need few pixels
+    ours = _ink_cover(binarize(coarse, guess, bg).ink)
+    if ours[1] < SURROUNDING_INK:
+        return [guess]
+    theirs = _ink_cover(binarize(coarse, not guess, bg).ink)
+    if ours[0] > POLARITY_OVERRULE * theirs[0] > 0 and ours[1] > POLARITY_OVERRULE * theirs[1]:
+        return [not guess]
+    return [guess]
+
+
+def _ink_cover(ink: np.ndarray) -> tuple[float, float]:
+    """The share of an image that is ink, and of its border."""
+    border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    return float(np.count_nonzero(ink)) / ink.size, float(np.count_nonzero(border)) / border.size
 
 
 def light_on_dark(gray: np.ndarray) -> bool:

@@ -211,3 +211,27 @@ def _flagged_one(reach: float, drop: float) -> np.ndarray:
 @pytest.mark.parametrize("drop", [0.2, 0.35])
 def test_a_one_with_a_long_flag_is_a_one(drop: float) -> None:
     assert read_image(_flagged_one(0.4, drop), engine="model").text == "1"
+
+
+def _lcd_with_glare(text: str, seed: int) -> np.ndarray:
+    """A 480x74 LCD strip photographed with glare: dark segments on a grey panel whose left
+    part shines bright, which outweighs the digits when the polarity is guessed."""
+    w, h, sup = 480, 74, 4
+    big = np.zeros((h * sup, w * sup), np.uint8)
+    height = 52.0 * sup
+    width, t, g = 0.55 * height, 0.13 * height, 0.03 * height
+    x = 30.0 * sup
+    for ch in text:
+        polys = synth.sevenseg_polygons(synth.sevenseg_segments(int(ch)), height, width, t, g, 0.08, True)
+        cv2.fillPoly(big, [np.round(p + (x, 11 * sup)).astype(np.int32) for p in polys], 255, cv2.LINE_AA)
+        x += width + 0.35 * height
+    alpha = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    panel = 150 + 60 * np.clip(1 - xs / (0.45 * w), 0, 1) ** 2
+    img = panel - alpha * 60 + np.random.default_rng(seed).normal(0, 3, (h, w))
+    return np.clip(cv2.GaussianBlur(img, (0, 0), 1.2), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("text", "seed"), [("23173", 0), ("58214", 1), ("90640", 2)])
+def test_glare_does_not_turn_the_polarity(text: str, seed: int) -> None:
+    assert read_image(_lcd_with_glare(text, seed), engine="model").text == text
