@@ -22,19 +22,26 @@ SHOW = 0.1
 NOISE = 2.0
 
 
+def _sevenseg_alpha(text: str, size: tuple[int, int], height: float, at: tuple[float, float]) -> np.ndarray:
+    """Coverage (0..1) of upright seven-segment digits ``height`` pixels tall, the first one's
+    top left corner at ``at``, on an image of ``size`` (w, h); drawn 4x larger, then reduced."""
+    (w, h), sup = size, 4
+    big = np.zeros((h * sup, w * sup), np.uint8)
+    tall = height * sup
+    width, t, g = 0.55 * tall, 0.13 * tall, 0.03 * tall
+    x = at[0] * sup
+    for ch in text:
+        polys = synth.sevenseg_polygons(synth.sevenseg_segments(int(ch)), tall, width, t, g, 0.08, True)
+        cv2.fillPoly(big, [np.round(p + (x, at[1] * sup)).astype(np.int32) for p in polys], 255, cv2.LINE_AA)
+        x += width + 0.35 * tall
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
 def _sevenseg_strip(text: str, ink: tuple[int, int], paper: int, seed: int) -> np.ndarray:
     """A small LCD strip (200x31 like a cropped meter display): grey segments on a grey panel,
     the digits filling the height, blurred and noisy like a phone photo of it."""
-    h, w, sup = 31, 200, 4
-    big = np.zeros((h * sup, w * sup), np.uint8)
-    height = 25.0 * sup
-    width, t, g = 0.55 * height, 0.13 * height, 0.03 * height
-    x = 8.0 * sup
-    for ch in text:
-        polys = synth.sevenseg_polygons(synth.sevenseg_segments(int(ch)), height, width, t, g, 0.08, True)
-        cv2.fillPoly(big, [np.round(p + (x, 3 * sup)).astype(np.int32) for p in polys], 255, cv2.LINE_AA)
-        x += width + 0.35 * height
-    alpha = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    h, w = 31, 200
+    alpha = _sevenseg_alpha(text, (w, h), 25.0, (8.0, 3.0))
     rng = np.random.default_rng(seed)
     level = np.linspace(ink[0], ink[1], w, dtype=np.float32)[None, :]  # the ink fades to the right
     img = paper - alpha * (paper - level) + rng.normal(0, NOISE, (h, w))
@@ -216,16 +223,8 @@ def test_a_one_with_a_long_flag_is_a_one(drop: float) -> None:
 def _lcd_with_glare(text: str, seed: int) -> np.ndarray:
     """A 480x74 LCD strip photographed with glare: dark segments on a grey panel whose left
     part shines bright, which outweighs the digits when the polarity is guessed."""
-    w, h, sup = 480, 74, 4
-    big = np.zeros((h * sup, w * sup), np.uint8)
-    height = 52.0 * sup
-    width, t, g = 0.55 * height, 0.13 * height, 0.03 * height
-    x = 30.0 * sup
-    for ch in text:
-        polys = synth.sevenseg_polygons(synth.sevenseg_segments(int(ch)), height, width, t, g, 0.08, True)
-        cv2.fillPoly(big, [np.round(p + (x, 11 * sup)).astype(np.int32) for p in polys], 255, cv2.LINE_AA)
-        x += width + 0.35 * height
-    alpha = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    w, h = 480, 74
+    alpha = _sevenseg_alpha(text, (w, h), 52.0, (30.0, 11.0))
     xs = np.arange(w, dtype=np.float32)[None, :]
     panel = 150 + 60 * np.clip(1 - xs / (0.45 * w), 0, 1) ** 2
     img = panel - alpha * 60 + np.random.default_rng(seed).normal(0, 3, (h, w))
