@@ -29,7 +29,8 @@ class Candidate:
     #: reader keeps the cut whose pieces the model reads best.
     splits: list[list[Candidate]] = field(default_factory=list)
     #: This candidate without the pieces that stick out above or below its main stroke (a
-    #: neighbour's edge on a meter wheel, a stray mark), when there are any.
+    #: neighbour's edge on a meter wheel, a stray mark), or its largest mark without thin ones
+    #: beside it (a scale's ticks), when there are any.
     core: Candidate | None = None
     #: Made by joining two narrow neighbours (the halves of a thin-sided 0 that broke apart);
     #: ``splits`` then holds the two as they were, and the reader keeps what reads better.
@@ -55,6 +56,8 @@ class _Part:
     y1: int
     labels: list[int]
     area: int
+    #: How many connected marks the part is made of.
+    marks: int = 1
 
     @property
     def w(self) -> int:
@@ -227,6 +230,7 @@ def _merge_parts(parts: list[_Part], char_h: float) -> list[_Part]:
                     q.x1, q.y1 = max(p.x1, q.x1), max(p.y1, q.y1)
                     q.labels += p.labels
                     q.area += p.area
+                    q.marks += p.marks
                     changed = True
                     break
             else:
@@ -375,12 +379,10 @@ def _group_parts(
     x1 = np.maximum.reduceat(box[:, 2], starts)
     y1 = np.maximum.reduceat(box[:, 3], starts)
     area = np.add.reduceat(box[:, 4], starts)
-    return labels, [
-        _Part(a, b, c, d, [k], n)
-        for k, a, b, c, d, n in zip(
-            g[starts].tolist(), x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), area.tolist()
-        )
-    ]
+    marks = np.diff(np.r_[starts, len(g)])
+    columns = (g[starts], x0, y0, x1, y1, area, marks)
+    rows = zip(*(v.tolist() for v in columns))
+    return labels, [_Part(a, b, c, d, [k], n, m) for k, a, b, c, d, n, m in rows]
 
 
 def _parts_of(labels: np.ndarray) -> list[_Part]:
@@ -499,7 +501,7 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             if cand.w < 0.2 * cand.h and not 0.8 * line_h <= cand.h <= 1.25 * line_h:
                 continue  # a bar shorter or taller than the digits: a stub of a ruling, not a "1"
             core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
-            if core is None and not display:
+            if core is None and not display and p.marks > 1:
                 core = _main_mark(sub, p.x0, p.y0)
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
