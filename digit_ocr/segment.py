@@ -78,6 +78,14 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
+def label_image(mask: np.ndarray) -> np.ndarray:
+    """The label image of :func:`label` alone (about a third of the time: no statistics)."""
+    try:
+        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_16U)[1]
+    except cv2.error:  # too many components for 16-bit labels
+        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)[1]
+
+
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
     labels, stats = label(ink)
     parts = [_Part(x, y, x + w, y + h, [i], a) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i > 0]
@@ -254,7 +262,7 @@ def _group_parts(
     those of its components together (no pass over the pixels of each group).
     """
     smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
-    glabels, _stats = label(smear)
+    glabels = label_image(smear)
     labels = cv2.bitwise_and(glabels, glabels, mask=clean)
     if not comps:
         return labels, []
