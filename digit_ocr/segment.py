@@ -142,7 +142,7 @@ def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
         # least `length` ink pixels, or touching the image edge (the opening counts beyond the
         # edge as ink), can keep anything: open just those.
         edges = ink[:, [0, -1]] if axis == 1 else ink[[0, -1], :]
-        at = np.flatnonzero((np.count_nonzero(ink, axis=axis) >= length) | edges.any(axis=axis))
+        at = np.flatnonzero((_ink_counts(ink, axis) >= length) | edges.any(axis=axis))
         if at.size == 0:
             continue
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
@@ -155,6 +155,12 @@ def remove_rulings(ink: np.ndarray, char_h: float) -> np.ndarray:
             out = out.copy() if out is ink else out
             out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
     return out
+
+
+def _ink_counts(mask: np.ndarray, axis: int) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=axis)`` of an 8-bit mask, several times faster."""
+    ones = cv2.min(mask, 1)  # nonzero -> 1
+    return cv2.reduce(ones, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
 
 
 def _mergeable(p: _Part, q: _Part, char_h: float) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digit_ocr.binarize import _flat_values, flatten, percentiles_u8
-from digit_ocr.segment import label, label_image
+from digit_ocr.segment import _ink_counts, label, label_image
 
 from .conftest import SAMPLES
 
@@ -46,3 +46,10 @@ def test_label_image_equals_the_labels_of_label() -> None:
     labels = label_image(many)
     assert labels.max() == 90_000
     assert np.array_equal(labels, label(many)[0])
+
+
+def test_ink_counts_equal_count_nonzero() -> None:
+    mask = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
+    mask[5, :] = 1  # any nonzero value counts
+    for axis in (0, 1):
+        assert np.array_equal(_ink_counts(mask, axis), np.count_nonzero(mask, axis=axis))
