@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -106,10 +107,26 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     hs = [p.h for p in sized if p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
     if not hs:
         # Only runs of touching characters (wider than three heights) or nothing at all.
-        return float(np.median([p.h for p in sized])) if sized else float(H)
-    hs_arr = np.array(hs, float)
-    big = hs_arr[hs_arr >= 0.5 * np.percentile(hs_arr, 90)]
-    return float(np.median(big))
+        return _median(sorted(p.h for p in sized)) if sized else float(H)
+    hs.sort()
+    least_h = 0.5 * _percentile(hs, 90)
+    return _median([h for h in hs if h >= least_h])
+
+
+def _percentile(ordered: list[int], q: float) -> float:
+    """``np.percentile(ordered, q)`` (linear) of a short sorted list of integers: the same
+    number, without numpy's overhead (this runs several times per page)."""
+    virtual = (len(ordered) - 1) * (q / 100)
+    lo = math.floor(virtual)
+    a, b = float(ordered[lo]), float(ordered[min(lo + 1, len(ordered) - 1)])
+    t = virtual - lo
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def _median(ordered: list[int]) -> float:
+    """``np.median`` of a non-empty sorted list of integers."""
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
 
 
 def character_height(ink: np.ndarray) -> float | None:

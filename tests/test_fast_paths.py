@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digit_ocr.binarize import _flat_values, flatten, percentiles_u8
-from digit_ocr.segment import _ink_counts, label, label_image
+from digit_ocr.segment import _ink_counts, _median, _percentile, label, label_image
 
 from .conftest import SAMPLES
 
@@ -53,3 +53,11 @@ def test_ink_counts_equal_count_nonzero() -> None:
     mask[5, :] = 1  # any nonzero value counts
     for axis in (0, 1):
         assert np.array_equal(_ink_counts(mask, axis), np.count_nonzero(mask, axis=axis))
+
+
+def test_short_list_percentile_and_median_equal_numpy() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(2000):
+        hs = sorted(int(v) for v in rng.integers(1, 400, int(rng.integers(1, 60))))
+        assert _percentile(hs, 90) == float(np.percentile(np.array(hs, float), 90))
+        assert _median(hs) == float(np.median(np.array(hs, float)))
