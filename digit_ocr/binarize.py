@@ -151,7 +151,7 @@ def flatten(gray: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
 
 
 def _flat_values(gray: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """``gray / bg`` scaled to 0..255 and cut to 8 bits (float32 arrays of equal shape)."""
+    """``gray / bg`` scaled to 0..255 and cut to 8 bits (float32 arrays, broadcast together)."""
     flat = gray / np.maximum(bg, 1.0)
     return np.clip(flat * 255.0, 0, 255).astype(np.uint8)
 
