@@ -28,9 +28,19 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     sub = np.ascontiguousarray(img[::4, ::4, :3])
     low = np.minimum(np.minimum(sub[:, :, 0], sub[:, :, 1]), sub[:, :, 2])
     if _contrast(low) > 1.15 * _contrast(cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)):
-        b, g, r = cv2.split(img[:, :, :3])
-        return cv2.min(cv2.min(b, g), r)
+        return channel_min(img)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def channel_min(img: np.ndarray) -> np.ndarray:
+    """The darkest of the first three channels of each pixel.
+
+    Seen as one row of ``3 * width`` bytes, a 1x3 erosion puts the minimum of each pixel's
+    three channels on its middle byte: several times faster than splitting the channels.
+    """
+    h, w = img.shape[:2]
+    bgr = np.ascontiguousarray(img[:, :, :3]).reshape(h, 3 * w)
+    return np.ascontiguousarray(cv2.erode(bgr, np.ones((1, 3), np.uint8))[:, 1::3])
 
 
 def _contrast(sample: np.ndarray) -> float:

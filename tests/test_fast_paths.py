@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_ocr.binarize import _flat_values, flatten, percentiles_u8
+from digit_ocr.binarize import _flat_values, channel_min, flatten, percentiles_u8
 from digit_ocr.segment import _ink_counts, _median, _percentile, label, label_image
 
 from .conftest import SAMPLES
@@ -61,3 +61,16 @@ def test_short_list_percentile_and_median_equal_numpy() -> None:
         hs = sorted(int(v) for v in rng.integers(1, 400, int(rng.integers(1, 60))))
         assert _percentile(hs, 90) == float(np.percentile(np.array(hs, float), 90))
         assert _median(hs) == float(np.median(np.array(hs, float)))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_channel_min_equals_numpy_min(channels: int) -> None:
+    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
+    assert img is not None and img.ndim == 3
+    if channels == 4:
+        img = np.dstack([img, np.zeros(img.shape[:2], np.uint8)])  # a 4th channel must not count
+    odd = img[:, :-1]  # an odd width, not contiguous
+    for pixels in (img, odd):
+        got = channel_min(pixels)
+        assert got.shape == pixels.shape[:2]
+        assert np.array_equal(got, pixels[:, :, :3].min(axis=2))
