@@ -28,9 +28,19 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     sub = np.ascontiguousarray(img[::4, ::4, :3])
     low = np.minimum(np.minimum(sub[:, :, 0], sub[:, :, 1]), sub[:, :, 2])
     if _contrast(low) > 1.15 * _contrast(cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)):
-        b, g, r = cv2.split(img[:, :, :3])
-        return cv2.min(cv2.min(b, g), r)
+        return channel_min(img)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def channel_min(img: np.ndarray) -> np.ndarray:
+    """The darkest of the first three channels of each pixel.
+
+    Seen as one row of ``3 * width`` bytes, a 1x3 erosion puts the minimum of each pixel's
+    three channels on its middle byte: several times faster than splitting the channels.
+    """
+    h, w = img.shape[:2]
+    bgr = np.ascontiguousarray(img[:, :, :3]).reshape(h, 3 * w)
+    return np.ascontiguousarray(cv2.erode(bgr, np.ones((1, 3), np.uint8))[:, 1::3])
 
 
 def _contrast(sample: np.ndarray) -> float:
@@ -38,9 +48,10 @@ def _contrast(sample: np.ndarray) -> float:
     return float(hi - lo)
 
 
-def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    """``np.percentile(values, qs)`` (its default, linear method) of 8-bit values, from a
-    256-bin histogram instead of a partial sort: the same numbers, several times faster."""
+def percentiles_u8(values: np.ndarray, qs: tuple[float, ...], dtype: type = np.float64) -> list[float]:
+    """``np.percentile(values.astype(dtype), qs)`` (its default, linear method) of 8-bit
+    values, from a 256-bin histogram instead of a partial sort: the same numbers, several
+    times faster. ``dtype``: the float type of the array numpy would be given."""
     cum = np.cumsum(np.bincount(values.ravel(), minlength=256))
     n = int(cum[-1])
     out = []
@@ -48,9 +59,9 @@ def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
         virtual = (n - 1) * (q / 100)
         lo = min(max(math.floor(virtual), 0), n - 1)
         hi = min(lo + 1, n - 1)
-        a, b = (float(v) for v in np.searchsorted(cum, [lo, hi], side="right"))
+        a, b = (dtype(v) for v in np.searchsorted(cum, [lo, hi], side="right"))
         t = virtual - lo
-        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
+        out.append(float(b - (b - a) * dtype(1 - t) if t >= 0.5 else a + (b - a) * dtype(t)))
     return out
 
 
@@ -107,7 +118,7 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     level = bg.level if bg.level is not None else np.full_like(small, int(np.median(small)))
     d = small.astype(np.float32) - level.astype(np.float32)
     # Only strong departures count: strokes depart far, uneven light and paper texture little.
-    t = POLARITY_STRONG * float(np.percentile(np.abs(d), 99.9))
+    t = POLARITY_STRONG * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
     darker = float(np.maximum(-d - t, 0).sum())
     lighter = float(np.maximum(d - t, 0).sum())
     ratio = (darker + 1.0) / (lighter + 1.0)
@@ -163,9 +174,25 @@ def flatten(gray: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
     """
     h, w = gray.shape
     bg = level if level is not None else _level(gray)
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    flat = gray.astype(np.float32) / np.maximum(bg, 1.0)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    if gray.dtype == np.uint8 and bg.dtype == np.uint8:
+        # Each output pixel depends only on its (background, gray) pair: one table look-up
+        # instead of five passes of float arithmetic over the page, with the same values.
+        return np.take(_FLAT_LUT, (bg.astype(np.uint16) << 8) | gray)
+    return _flat_values(gray.astype(np.float32), bg.astype(np.float32))
+
+
+def _flat_values(gray: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """``gray / bg`` scaled to 0..255 and cut to 8 bits (float32 arrays, broadcast together)."""
+    flat = gray / np.maximum(bg, 1.0)
     return np.clip(flat * 255.0, 0, 255).astype(np.uint8)
+
+
+#: :func:`_flat_values` of every (background, gray) pair of 8-bit values, indexed
+#: ``background << 8 | gray``.
+_FLAT_LUT = _flat_values(
+    np.arange(256, dtype=np.float32)[None, :], np.arange(256, dtype=np.float32)[:, None]
+).ravel()
 
 
 def binarize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -81,6 +82,14 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
+def label_image(mask: np.ndarray) -> np.ndarray:
+    """The label image of :func:`label` alone (about a third of the time: no statistics)."""
+    try:
+        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_16U)[1]
+    except cv2.error:  # too many components for 16-bit labels
+        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)[1]
+
+
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
     labels, stats = label(ink)
     parts = [_Part(x, y, x + w, y + h, [i], a) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i > 0]
@@ -101,10 +110,26 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     hs = [p.h for p in sized if p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
     if not hs:
         # Only runs of touching characters (wider than three heights) or nothing at all.
-        return float(np.median([p.h for p in sized])) if sized else float(H)
-    hs_arr = np.array(hs, float)
-    big = hs_arr[hs_arr >= 0.5 * np.percentile(hs_arr, 90)]
-    return float(np.median(big))
+        return _median(sorted(p.h for p in sized)) if sized else float(H)
+    hs.sort()
+    least_h = 0.5 * _percentile(hs, 90)
+    return _median([h for h in hs if h >= least_h])
+
+
+def _percentile(ordered: list[int], q: float) -> float:
+    """``np.percentile(ordered, q)`` (linear) of a short sorted list of integers: the same
+    number, without numpy's overhead (this runs several times per page)."""
+    virtual = (len(ordered) - 1) * (q / 100)
+    lo = math.floor(virtual)
+    a, b = float(ordered[lo]), float(ordered[min(lo + 1, len(ordered) - 1)])
+    t = virtual - lo
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def _median(ordered: list[int]) -> float:
+    """``np.median`` of a non-empty sorted list of integers."""
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
 
 
 def character_height(ink: np.ndarray) -> float | None:
@@ -181,7 +206,7 @@ def remove_rulings(
         # least `length` ink pixels, or touching the image edge (the opening counts beyond the
         # edge as ink), can keep anything: open just those.
         edges = ink[:, [0, -1]] if axis == 1 else ink[[0, -1], :]
-        at = np.flatnonzero((np.count_nonzero(ink, axis=axis) >= length) | edges.any(axis=axis))
+        at = np.flatnonzero((_ink_counts(ink, axis) >= length) | edges.any(axis=axis))
         if at.size == 0:
             continue
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
@@ -196,6 +221,12 @@ def remove_rulings(
             out = out.copy() if out is ink else out
             out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
     return out
+
+
+def _ink_counts(mask: np.ndarray, axis: int) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=axis)`` of an 8-bit mask, several times faster."""
+    ones = cv2.min(mask, 1)  # nonzero -> 1
+    return cv2.reduce(ones, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
 
 
 def _mergeable(p: _Part, q: _Part, char_h: float) -> bool:
@@ -362,7 +393,7 @@ def _group_parts(
     those of its components together (no pass over the pixels of each group).
     """
     smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
-    glabels, _stats = label(smear)
+    glabels = label_image(smear)
     labels = cv2.bitwise_and(glabels, glabels, mask=clean)
     if not comps:
         return labels, []

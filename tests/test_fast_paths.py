@@ -1,0 +1,76 @@
+"""Faster ways of doing the same work give the same numbers as the plain ones they replace."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digit_ocr.binarize import _flat_values, channel_min, flatten, percentiles_u8
+from digit_ocr.segment import _ink_counts, _median, _percentile, label, label_image
+
+from .conftest import SAMPLES
+
+
+def _sample_gray(name: str) -> np.ndarray:
+    img = cv2.imread(str(SAMPLES / name), cv2.IMREAD_GRAYSCALE)
+    assert img is not None
+    return img
+
+
+@pytest.mark.parametrize("name", ["meter_mono.jpg", "handwritten_pencil.jpg"])
+def test_flatten_by_table_equals_float_arithmetic(name: str) -> None:
+    gray = _sample_gray(name)
+    rng = np.random.default_rng(0)
+    level = rng.integers(0, 256, (40, 60), dtype=np.uint8)  # every background value, 0 included
+    bg = cv2.resize(level, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    want = _flat_values(gray.astype(np.float32), bg.astype(np.float32))
+    assert np.array_equal(flatten(gray, level), want)
+
+
+def test_percentiles_u8_equal_numpy_in_either_float_type() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        values = rng.integers(0, int(rng.integers(1, 257)), int(rng.integers(1, 3000))).astype(np.uint8)
+        q = float(rng.choice([0.5, 2.0, 90.0, 99.9, rng.uniform(0, 100)]))
+        assert percentiles_u8(values, (q,))[0] == float(np.percentile(values, q))
+        as_f32 = float(np.percentile(values.astype(np.float32), q))
+        assert percentiles_u8(values, (q,), np.float32)[0] == as_f32
+
+
+def test_label_image_equals_the_labels_of_label() -> None:
+    ink = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
+    assert np.array_equal(label_image(ink), label(ink)[0])
+    many = np.zeros((600, 600), np.uint8)
+    many[::2, ::2] = 255  # 90,000 marks: more than 16-bit labels hold
+    labels = label_image(many)
+    assert labels.max() == 90_000
+    assert np.array_equal(labels, label(many)[0])
+
+
+def test_ink_counts_equal_count_nonzero() -> None:
+    mask = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
+    mask[5, :] = 1  # any nonzero value counts
+    for axis in (0, 1):
+        assert np.array_equal(_ink_counts(mask, axis), np.count_nonzero(mask, axis=axis))
+
+
+def test_short_list_percentile_and_median_equal_numpy() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(2000):
+        hs = sorted(int(v) for v in rng.integers(1, 400, int(rng.integers(1, 60))))
+        assert _percentile(hs, 90) == float(np.percentile(np.array(hs, float), 90))
+        assert _median(hs) == float(np.median(np.array(hs, float)))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_channel_min_equals_numpy_min(channels: int) -> None:
+    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
+    assert img is not None and img.ndim == 3
+    if channels == 4:
+        img = np.dstack([img, np.zeros(img.shape[:2], np.uint8)])  # a 4th channel must not count
+    odd = img[:, :-1]  # an odd width, not contiguous
+    for pixels in (img, odd):
+        got = channel_min(pixels)
+        assert got.shape == pixels.shape[:2]
+        assert np.array_equal(got, pixels[:, :, :3].min(axis=2))
