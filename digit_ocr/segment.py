@@ -320,15 +320,16 @@ def _cut_paths(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray
     cost += CUT_DRIFT_COST * np.abs(at - np.concatenate(centres))
     cost[:, wall] = np.inf
     n = at.size
-    acc = cost[0].copy()
     step = np.zeros((h, n), np.int8)
-    inf = np.full(1, np.inf, np.float32)
-    idx = np.arange(n)
+    buf = np.full(n + 2, np.inf, np.float32)  # the running cost, walled in on both sides
+    buf[1:-1] = cost[0]
+    left, mid, right = buf[:-2], buf[1:-1], buf[2:]
     for r in range(1, h):
-        choice = np.stack([np.concatenate((inf, acc[:-1])), acc, np.concatenate((acc[1:], inf))])
-        k = np.argmin(choice, axis=0)
-        step[r] = k - 1
-        acc = cost[r] + choice[k, idx]
+        # The cheapest of the three cells above; on a tie the leftmost, as argmin would.
+        up = np.minimum(mid, right)
+        step[r] = np.where(left <= up, -1, np.where(mid <= right, 0, 1))
+        mid[:] = cost[r] + np.minimum(left, up)
+    acc = mid
     starts = np.flatnonzero(np.r_[True, wall[:-1]])
     ends = np.flatnonzero(wall)
     j = np.array([s0 + int(np.argmin(acc[s0:e0])) for s0, e0 in zip(starts, ends)])
