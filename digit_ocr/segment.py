@@ -166,12 +166,6 @@ def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
     return inside <= 0.05 * int(np.count_nonzero(m))
 
 
-#: Other marks of a candidate must carry at least this share of its ink for it to be offered
-#: without them.
-MAIN_REST = 0.05
-#: ... and each beside the largest one must be thin (a bar or tick), at most this share of its height.
-MAIN_THIN = 0.25
-
 #: A mark shaped like one character (box no wider than this many heights, nor narrower than
 #: the inverse of it) and filled at least :data:`GLYPH_FILL` keeps its long strokes: they are the
 #: sides of a large digit (a counter wheel's 0 beside a scale of small ticks), not a ruling.
@@ -188,13 +182,13 @@ def remove_rulings(
     single large character is left whole (see :data:`GLYPH_ASPECT`).
     """
     length = int(max(2.5 * char_h, 25))
+    known = parts if parts is not None and labels is not None else []
     keep = [
         p.labels[0]
-        for p in parts or []
+        for p in known
         if max(p.w, p.h) >= length
         and 1 / GLYPH_ASPECT <= p.w / p.h <= GLYPH_ASPECT
         and p.area >= GLYPH_FILL * p.w * p.h
-        and labels is not None
         and _glyph_like(ink[p.y0 : p.y1, p.x0 : p.x1], labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0])
     ]
     out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
@@ -215,7 +209,7 @@ def remove_rulings(
             lines[at] = cv2.morphologyEx(ink[at], cv2.MORPH_OPEN, kernel)
         else:
             lines[:, at] = cv2.morphologyEx(np.ascontiguousarray(ink[:, at]), cv2.MORPH_OPEN, kernel)
-        if keep and labels is not None:
+        if keep:
             lines[np.isin(labels, keep)] = 0
         if cv2.countNonZero(lines):
             out = out.copy() if out is ink else out
@@ -604,6 +598,13 @@ def _core(labels: np.ndarray, p: _Part) -> Candidate | None:
     cols = np.nonzero(sub.any(axis=0))[0]
     c0, c1 = int(cols[0]), int(cols[-1]) + 1
     return _piece(sub, p.x0, p.y0, c0, c1)
+
+
+#: Other marks of a candidate must carry at least this share of its ink for it to be offered
+#: without them.
+MAIN_REST = 0.05
+#: ... and each beside the largest one must be thin (a bar or tick), at most this share of its height.
+MAIN_THIN = 0.25
 
 
 def _main_mark(sub: np.ndarray, x0: int, y0: int) -> Candidate | None:
