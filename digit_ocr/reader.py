@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -215,16 +216,16 @@ def _option_score(preds: list[Prediction]) -> float:
     return sum(logs) / len(logs) - SPLIT_PENALTY * (len(preds) - 1)
 
 
-def _best_cut(c: Candidate, pred: dict[int, Prediction]) -> list[Candidate]:
-    """The way of reading a candidate whose pieces the model reads best: whole, cut into
-    touching digits, or without the bits sticking out above or below it."""
+def _best_cut(c: Candidate, pred: Callable[[Candidate], Prediction]) -> list[Candidate]:
+    """The way of reading a candidate whose pieces the model reads best (``pred``: the model's
+    reading of a piece): whole, cut into touching digits, or without the marks clinging to it."""
     options = [[c], *c.splits]
-    scores = [_option_score([pred[id(q)] for q in opt]) for opt in options]
+    scores = [_option_score([pred(q) for q in opt]) for opt in options]
     if c.joined:
         scores[0] -= JOIN_PENALTY
     if c.core is not None:
         options.append([c.core])
-        scores.append(_option_score([pred[id(c.core)]]) - TRIM_PENALTY)
+        scores.append(_option_score([pred(c.core)]) - TRIM_PENALTY)
     return options[int(np.argmax(scores))]
 
 
@@ -239,13 +240,12 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
     feats = np.stack([normalize.features(p.ink) for p in pieces])
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
-    pred = {id(p): preds[i] for i, p in enumerate(pieces)}
     lines = []
     for sline in seg:
         digits: list[Digit] = []
         pending_space = False
         for c in sline.items:
-            for j, piece in enumerate(_best_cut(c, pred)):
+            for j, piece in enumerate(_best_cut(c, lambda q: preds[at[id(q)]])):
                 k = at[id(piece)]
                 p = preds[k]
                 space = c.space_before and j == 0

@@ -610,7 +610,8 @@ MAIN_THIN = 0.25
 def _main_mark(sub: np.ndarray, x0: int, y0: int) -> Candidate | None:
     """The largest mark of a candidate made of several, without the rest (a window's edges,
     ticks of a scale, the next wheel digit showing below); None when it is one mark."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(sub.astype(np.uint8), connectivity=8)
+    lab, stats = label(sub.astype(np.uint8))
+    n = len(stats)
     if n <= 2:
         return None
     main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
