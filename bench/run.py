@@ -838,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[dim]total {total:.1f}s[/]")
     if args.json:
         out = {"run": header, "total_seconds": round(total, 2), "notes": notes, "sections": results}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1, default=_json_default) + "\n", encoding="utf-8")
         console.print(f"figures written to {args.json}")
     return 1 if failed else 0
