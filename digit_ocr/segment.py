@@ -47,6 +47,8 @@ class SegmentLine:
     """Candidates of one text line, left to right."""
 
     items: list[Candidate] = field(default_factory=list)
+    #: Read as a seven-segment display (its bars joined into digits, cut straight down).
+    display: bool = False
 
 
 @dataclass
@@ -214,6 +216,59 @@ def remove_rulings(
         if cv2.countNonZero(lines):
             out = out.copy() if out is ink else out
             out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
+    return out
+
+
+#: A horizontal line at least this many image heights long is a ruling, an underline or a
+#: display's edge, whatever the characters: no character of the image is that wide.
+LONG_LINE = 1.5
+#: ... found with this much tolerance (pixels up or down) for a wavy or slightly tilted line.
+LINE_WOBBLE = 2
+#: ... and no thicker than this share of the image height.
+MAX_LINE_SHARE = 0.25
+
+
+def remove_long_lines(ink: np.ndarray) -> np.ndarray:
+    """Erase horizontal lines longer than :data:`LONG_LINE` image heights (a form's baseline,
+    an underline touching the digits above it, a bright band along a display's edge).
+
+    Unlike :func:`remove_rulings` this needs no character height, which such a line, joining
+    all the characters into one mark, would spoil. Only the line's own rows are erased, column
+    by column along its course, so that strokes touching or crossing it keep what lies off it.
+    Returns ``ink`` itself when there is no such line.
+    """
+    H, W = ink.shape
+    length = int(LONG_LINE * H)
+    if length >= W or length < 20 or _ink_counts(ink, 1).max() < length // 2:
+        return ink
+    gap = max(3, H // 20)  # a dashed or broken line is still one line
+    near = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 2 * LINE_WOBBLE + 1)))
+    band = cv2.morphologyEx(near, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    if not cv2.countNonZero(band):
+        return ink
+    out = ink.copy()
+    for x, y, w, h in cv2.connectedComponentsWithStats(band, connectivity=8)[2][1:, :4].tolist():
+        y0, y1 = max(0, y - LINE_WOBBLE), min(H, y + h + LINE_WOBBLE)
+        region = ink[y0:y1, x : x + w] > 0
+        rows = np.arange(y0, y1)[:, None]
+        filled = region.any(axis=0)
+        if not filled.any():
+            continue
+        top = np.where(filled, np.where(region, rows, H).min(axis=0), 0)
+        bot = np.where(filled, np.where(region, rows, -1).max(axis=0) + 1, 0)
+        runs = bot - top
+        thick = float(np.percentile(runs[filled], 25))  # most columns may hold a character too
+        if thick > MAX_LINE_SHARE * H:
+            continue  # a row of touching characters, not a line
+        # The line's course from the columns where nothing else touches it.
+        clean = filled & (runs <= thick + max(2.0, 0.2 * thick))
+        if clean.sum() < 2:
+            continue
+        xs = np.flatnonzero(clean)
+        centre = np.interp(np.arange(w), xs, ((top + bot) / 2.0)[clean])
+        half = thick / 2.0 + 0.5
+        on_line = (rows >= np.floor(centre - half)) & (rows < np.ceil(centre + half)) & filled
+        out[y0:y1, x : x + w][on_line] = 0
     return out
 
 
@@ -451,7 +506,9 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
-def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[SegmentLine]:
+def segment(
+    ink: np.ndarray, heights: list[float] | None = None, display: bool | None = None
+) -> list[SegmentLine]:
     """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order.
 
     ``heights``, when given, receives each estimate of the character height made on the way
@@ -459,6 +516,7 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
     them on a reduced page.
     """
     H, W = ink.shape
+    ink = remove_long_lines(ink)
     ink_labels, parts = _components(ink)
     if not parts:
         return []
@@ -474,7 +532,9 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
-    display = len(bars) >= 3 and len(bars) >= 0.5 * len(solid)
+    if display is None:
+        display = len(bars) >= 3 and len(bars) >= 0.5 * len(solid)
+    display = display and bool(bars)
     if display:
         bar_len = float(np.median([max(p.w, p.h) for p in bars]))
         slants = [sl for (is_bar, sl), p in zip(shapes, parts) if is_bar and p.h > p.w]
@@ -542,7 +602,7 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for c, gap in zip(items[1:], gaps):
             c.space_before = gap > 0.9 * line_h
-        result.append(SegmentLine(items))
+        result.append(SegmentLine(items, display))
     return result
 
 

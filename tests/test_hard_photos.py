@@ -234,3 +234,44 @@ def _lcd_with_glare(text: str, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(("text", "seed"), [("23173", 0), ("58214", 1), ("90640", 2)])
 def test_glare_does_not_turn_the_polarity(text: str, seed: int) -> None:
     assert read_image(_lcd_with_glare(text, seed), engine="model").text == text
+
+
+def _underlined(text: str, tilt: float, dashed: bool) -> np.ndarray:
+    """Digits written on a form's baseline: a long line, a little tilted or wavy and perhaps
+    dashed, touching the bottom of every digit, so that all of them make one mark."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 2.4, 7
+    (w, h), _ = cv2.getTextSize(text, font, scale, thick)
+    img = np.full((h + 70, w + 80), 240, np.uint8)
+    base = 30 + h
+    cv2.putText(img, text, (40, base), font, scale, 25, thick, cv2.LINE_AA)
+    xs = np.arange(0, img.shape[1], 2)
+    ys = base + 2 + tilt * (xs - xs.mean()) + 1.5 * np.sin(xs / 37.0)
+    pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
+    step = 24 if dashed else len(pts)
+    for k in range(0, len(pts), step):
+        cv2.polylines(img, [pts[k : k + step - (3 if dashed else 0)]], False, 25, 4, cv2.LINE_AA)
+    return img
+
+
+@pytest.mark.parametrize(
+    ("text", "tilt", "dashed"), [("10628", 0.01, True), ("2749", -0.01, False), ("2749", 0.0, True)]
+)
+def test_digits_standing_on_a_baseline_are_read(text: str, tilt: float, dashed: bool) -> None:
+    """The line that joins them is erased without a character height to go by (it would be
+    the whole line's)."""
+    assert read_image(_underlined(text, tilt, dashed), engine="model").text == text
+
+
+def _lcd_with_dark_edge(text: str, seed: int) -> np.ndarray:
+    """A 200x31 LCD strip whose bottom edge is a dark band as dark as the segments, touching
+    the lowest segment of every digit (the shadow of the display's bezel)."""
+    w, h = 200, 31
+    alpha = _sevenseg_alpha(text, (w, h), 22.0, (6.0, 3.0))
+    alpha[25:, :] = 1.0
+    img = 215 - alpha * 90 + np.random.default_rng(seed).normal(0, 2, (h, w))
+    return np.clip(cv2.GaussianBlur(img, (0, 0), 0.8), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("text", "seed"), [("61847", 1), ("16722", 4), ("31126", 15)])
+def test_a_dark_edge_along_a_display_does_not_join_its_digits(text: str, seed: int) -> None:
+    assert read_image(_lcd_with_dark_edge(text, seed), engine="model").text == text
