@@ -47,8 +47,6 @@ class SegmentLine:
     """Candidates of one text line, left to right."""
 
     items: list[Candidate] = field(default_factory=list)
-    #: Read as a seven-segment display (its bars joined into digits, cut straight down).
-    display: bool = False
 
 
 @dataclass
@@ -506,9 +504,7 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
-def segment(
-    ink: np.ndarray, heights: list[float] | None = None, display: bool | None = None
-) -> list[SegmentLine]:
+def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[SegmentLine]:
     """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order.
 
     ``heights``, when given, receives each estimate of the character height made on the way
@@ -532,9 +528,7 @@ def segment(
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
-    if display is None:
-        display = len(bars) >= 3 and len(bars) >= 0.5 * len(solid)
-    display = display and bool(bars)
+    display = len(bars) >= 3 and len(bars) >= 0.5 * len(solid)
     if display:
         bar_len = float(np.median([max(p.w, p.h) for p in bars]))
         slants = [sl for (is_bar, sl), p in zip(shapes, parts) if is_bar and p.h > p.w]
@@ -602,7 +596,7 @@ def segment(
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for c, gap in zip(items[1:], gaps):
             c.space_before = gap > 0.9 * line_h
-        result.append(SegmentLine(items, display))
+        result.append(SegmentLine(items))
     return result
 
 
