@@ -75,6 +75,8 @@ POLARITY_OVERRULE = 1.5
 SURROUNDING_INK = 0.3
 #: Pages whose ink spans fewer grey levels than this are stretched to full range first.
 LOW_SPREAD = 128.0
+#: ... and those whose ink and paper are fewer grey levels apart than this hold no ink at all.
+MIN_SPREAD = 40.0
 #: The background is never taken for darker than this share of the page's paper level.
 PAPER_FLOOR = 0.8
 
@@ -219,9 +221,9 @@ def binarize(
         paper = percentiles_u8(gray[::2, ::2], (90,))[0]
         level = np.maximum(level if level is not None else _level(gray), np.uint8(int(PAPER_FLOOR * paper)))
     flat = flatten(gray, level)
-    lo, hi = percentiles_u8(flat[::3, ::3], (0.5, 99.5))
+    lo, hi = ink_range(flat[::3, ::3])
     spread = float(hi - lo)
-    if spread < 40:
+    if spread < MIN_SPREAD:
         return Binarized(np.zeros_like(flat), gray, inverted)
     if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
         flat = np.clip((flat.astype(np.float32) - lo) * (255.0 / (255.0 - lo)), 0, 255).astype(np.uint8)
@@ -232,6 +234,24 @@ def binarize(
     # below the threshold): this keeps paper texture near the threshold out.
     ink = cv2.bitwise_and(_below(flat, thr), cv2.bitwise_or(local, _below(flat, thr - 30)))
     return Binarized(ink, gray, inverted)
+
+
+#: The ink's level is the darkest that at least this share of the pixels reach, and at least
+#: SPARSE_INK_PIXELS of them: a line of small digits on a blank page is a few hundredths of a percent.
+SPARSE_INK = 0.005
+SPARSE_INK_PIXELS = 20
+
+
+def ink_range(flat: np.ndarray) -> tuple[float, float]:
+    """The ink's and the paper's levels of a flattened page: the 0.5th and 99.5th percentiles;
+    for a page nearly all paper (the two levels close), the darkest level reached by a few
+    dozen pixels (a speck or two of noise does not reach it) stands for the ink."""
+    lo, hi = percentiles_u8(flat, (0.5, 99.5))
+    if hi - lo >= MIN_SPREAD:
+        return lo, hi
+    counts = np.cumsum(np.bincount(flat.ravel(), minlength=256))
+    need = max(SPARSE_INK_PIXELS, int(SPARSE_INK / 100 * flat.size))
+    return min(lo, float(np.searchsorted(counts, need))), hi
 
 
 def _below(img: np.ndarray, t: float) -> np.ndarray:

@@ -14,6 +14,12 @@ MAX_PARTS = 4000
 TALL_SHARE = 0.6
 #: Marks under this share of the fifth largest mark's ink do not set the character height.
 SPECK_SHARE = 0.1
+#: Nothing shorter than this many pixels is read as a digit: specks and dust, not characters
+#: (the reader works on small crops enlarged, so real digits are taller).
+MIN_CHAR_PX = 8
+#: A candidate whose ink fills this share of its convex hull is a blot, a dot or a solid block,
+#: never digits touching each other: it is not offered cut apart (its slices would read as 1s).
+SOLID = 0.85
 
 
 @dataclass
@@ -567,8 +573,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
         line_h = float(np.median([p.h for p in line]))
         tall = max(p.h for p in line)
         line_h = max(line_h, TALL_SHARE * tall)
-        if line_h < 0.5 * char_h:
-            continue  # a line of marks much smaller than the page's characters
+        if line_h < 0.5 * char_h or line_h < MIN_CHAR_PX:
+            continue  # a line of marks much smaller than the page's characters, or too small to read
         kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
         if not kept:
             continue
@@ -585,7 +591,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
                 core = _main_mark(sub, p.x0, p.y0)
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
-            for masks in split_options(sub, line_h, straight=display):
+            splittable = cand.w >= 0.9 * line_h and not _solid(cand.ink)
+            for masks in split_options(sub, line_h, straight=display) if splittable else ():
                 pieces = [_masked_piece(m, p.x0, p.y0) for m in masks]
                 if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
                     cand.splits.append([q for q in pieces if q is not None])
@@ -598,6 +605,17 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             c.space_before = gap > 0.9 * line_h
         result.append(SegmentLine(items))
     return result
+
+
+def _solid(ink: np.ndarray) -> bool:
+    """Whether a mark (0/1) fills nearly all of its convex hull, as no digit nor pair of digits does."""
+    pts = cv2.findNonZero(ink)
+    if pts is None or len(pts) < 3:
+        return False
+    hull = cv2.convexHull(pts)
+    # Pixels on the hull's outline count half inside it: add half its length to compare areas.
+    area = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True)
+    return len(pts) >= SOLID * area
 
 
 def _join_halves(items: list[Candidate], line_h: float) -> list[Candidate]:
