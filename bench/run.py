@@ -41,7 +41,7 @@ from rich.table import Table  # noqa: E402
 from digit_ocr.errors import DigitOcrError  # noqa: E402
 from digit_ocr.evaluate import EvalReport, char_accuracy, evaluate, squash  # noqa: E402
 
-SECTIONS = ("heldout", "normalize", "unseen_fonts", "opencv_sheet", "photos", "coldstart")
+SECTIONS = ("heldout", "normalize", "unseen_fonts", "forms", "opencv_sheet", "photos", "coldstart")
 DIGITS = "0123456789"
 TESS_DIGITS = ["--psm", "6", "-c", f"tessedit_char_whitelist={DIGITS}"]
 SHEET = Path("opencv_digits") / "digits.png"
@@ -740,10 +740,114 @@ def _unseen_font_pages(ctx: Context) -> dict[str, Any]:
     return out
 
 
+#: Labels and units printed beside the numbers of a form (no digits in them).
+FORM_WORDS = (
+    "Invoice No.", "Account", "Total", "Date", "Phone", "Amount due", "Order", "Ref.", "Customer ID",
+    "Balance", "Qty", "Page", "Room", "Code", "Meter reading", "Serial no.", "Postcode", "Tel.", "Reg.",
+    "Seat", "Flight", "Batch", "Weight", "Volume", "Price", "Item", "Box", "Lot", "Voucher", "Receipt",
+)  # fmt: skip
+FORM_UNITS = ("EUR", "kWh", "kg", "Litres", "USD", "m3", "pcs")
+
+
+def form_line(rng: np.random.Generator) -> tuple[str, str]:
+    """One printed line of a form: a label, a number in a common style, perhaps a unit; and its digits."""
+
+    def digits(n: int) -> str:
+        return "".join(str(d) for d in rng.integers(0, 10, n))
+
+    style = int(rng.integers(5))
+    if style == 0:
+        number = digits(int(rng.integers(3, 10)))
+    elif style == 1:
+        number = f"{rng.integers(1, 29):02d}/{rng.integers(1, 13):02d}/{rng.integers(1990, 2031)}"
+    elif style == 2:
+        number = f"{rng.integers(1, 999)},{digits(3)}.{digits(2)}"
+    elif style == 3:
+        number = f"+{rng.integers(1, 99)} {digits(2)} {digits(4)} {digits(4)}"
+    else:
+        number = f"{digits(int(rng.integers(3, 6)))}-{digits(2)}"
+    label = FORM_WORDS[int(rng.integers(len(FORM_WORDS)))]
+    unit = f" {FORM_UNITS[int(rng.integers(len(FORM_UNITS)))]}" if rng.random() < 0.3 else ""
+    text = f"{label}{':' if rng.random() < 0.5 else ''} {number}{unit}"
+    return text, "".join(ch for ch in number if ch.isdigit())
+
+
+def section_forms(ctx: Context) -> dict[str, Any]:
+    """Printed forms: labels and units beside numbers ("Invoice No. 4471", "Total: 1,234.56 EUR"),
+    in the font family held out of training, as photo-like pages, read by each engine. Only the
+    numbers' digits count; a letter read as a digit is an error."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from digit_ocr import synth
+    from digit_ocr.reader import read_image
+
+    files = [f for fam in synth.HELDOUT_FAMILIES for f in synth.font_files().get(fam, [])]
+    files = [f for f in files if "ti" not in f.stem]  # upright faces: forms are rarely italic
+    if not files:
+        return {"skipped": "no held-out font files"}
+    rng = np.random.default_rng(3000 + ctx.args.seed)
+    out_dir = ctx.tmp / "forms"
+    out_dir.mkdir()
+    pages: list[tuple[Path, list[str]]] = []
+    for k in range(6 if ctx.args.quick else 16):
+        font = ImageFont.truetype(str(files[k % len(files)]), int(rng.integers(30, 50)))
+        lines = [form_line(rng) for _ in range(5)]
+        size = font.size
+        im = Image.new("L", (int(size * 0.62 * max(len(t) for t, _ in lines)) + 40, int(size * 1.8 * 5)), 0)
+        draw = ImageDraw.Draw(im)
+        for i, (text, _) in enumerate(lines):
+            draw.text((20, int(size * (0.3 + 1.8 * i))), text, fill=255, font=font)
+        ink = np.asarray(im, np.float32) / 255.0
+        path = out_dir / f"form_{k:02d}.jpg"
+        write_jpeg(path, photo_page(ink, rng), rng)
+        pages.append((path, [d for _, d in lines]))
+    engines: dict[str, Callable[[Path], str]] = {
+        "model": lambda p: read_image(p, engine="model").text,
+        "auto": lambda p: read_image(p, engine="auto").text,
+    }
+    if ctx.tesseract:
+        exe = ctx.tesseract
+        engines["tesseract"] = lambda p: run_tesseract(exe, p, TESS_DIGITS)
+    total = sum(len(d) for _, lines in pages for d in lines)
+    results: dict[str, Any] = {}
+    table = new_table(
+        f"forms — {len(pages)} photo-like pages, {len(pages) * 5} printed lines of labels and numbers "
+        f"({total} digits), held-out font family",
+        ["engine", "digit acc", "digits read / true", "lines exact", "s/page"],
+    )
+    for name, read in engines.items():
+        acc = found = exact = 0.0
+        t0 = time.perf_counter()
+        for path, truth in pages:
+            try:
+                got = [squash(line) for line in read(path).splitlines() if squash(line)]
+            except DigitOcrError:
+                got = []
+            want = "".join(truth)
+            acc += char_accuracy(want, "".join(got)) * len(want)
+            found += len("".join(got))
+            exact += sum(a == b for a, b in zip(truth, got)) if len(got) == len(truth) else 0
+        secs = (time.perf_counter() - t0) / len(pages)
+        r = {"digit_accuracy": acc / total, "digits_read_per_truth_digit": found / total,
+             "lines_exact": exact / (5 * len(pages)), "s_per_page": secs}  # fmt: skip
+        results[name] = r
+        table.add_row(
+            name, pct(r["digit_accuracy"]), f"{found / total:.2f}", pct(r["lines_exact"]), f"{secs:.2f}"
+        )
+    ctx.console.print(table)
+    if ctx.args.keep:
+        keep = Path(ctx.args.keep) / "forms"
+        shutil.copytree(out_dir, keep, dirs_exist_ok=True)
+        (keep / "truth.json").write_text(json.dumps({p.name: t for p, t in pages}, indent=1), encoding="utf-8")
+        ctx.notes.append(f"form pages kept in {keep}")
+    return {"n_pages": len(pages), "n_digits": total, "engines": results}
+
+
 RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "heldout": section_heldout,
     "normalize": section_normalize,
     "unseen_fonts": section_unseen_fonts,
+    "forms": section_forms,
     "opencv_sheet": section_opencv_sheet,
     "photos": section_photos,
     "coldstart": section_coldstart,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import numpy as np
@@ -28,10 +29,59 @@ def iou(a: Box, b: Box) -> float:
     return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
+#: A line with at least this many characters the model took for letters is printed text.
+TEXT_LETTERS = 1
+#: On a line of text, Tesseract's digits are taken when it read at least TEXT_MIN_DIGITS and the
+#: model read at least TEXT_COVER of them too, in the same order (plus letters read as digits).
+TEXT_MIN_DIGITS = 3
+TEXT_COVER = 0.9
+
+
+def is_text(line: Line) -> bool:
+    """Whether a line is printed text with numbers in it ("Invoice No. 4471"): the model reads
+    some letters as digits there (o as 0, l as 1), which Tesseract does not."""
+    return line.letters >= TEXT_LETTERS
+
+
 def needs_tesseract(lines: list[Line]) -> bool:
-    """Whether Tesseract could change the answer: nothing found, or an uncertain digit."""
+    """Whether Tesseract could change the answer: nothing found, an uncertain digit, or text."""
     digits = [d for line in lines for d in line.digits]
-    return not digits or any(d.confidence < CONSULT_BELOW for d in digits)
+    return not digits or any(d.confidence < CONSULT_BELOW for d in digits) or any(map(is_text, lines))
+
+
+def _read_as_text(line: Line, tess_lines: list[Line], model: Model | None) -> Line | None:
+    """A line of printed text as Tesseract read it, when Tesseract read the same digits as the
+    model there, less the model's extra ones (letters it took for digits). Digits both read keep
+    the model's box (Tesseract's boxes swallow the letters beside them); None when Tesseract
+    does not confirm the line."""
+    band = [t for t in tess_lines if t.digits and _same_band(t.box, line.box)]
+    if not band:
+        return None
+    tess = max(band, key=lambda t: len(t.digits))
+    a, b = "".join(d.digit for d in line.digits), "".join(t.digit for t in tess.digits)
+    blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    pairs = {j + k: i + k for i, j, n in blocks for k in range(n)}
+    if len(b) < TEXT_MIN_DIGITS or len(pairs) < TEXT_COVER * len(b):
+        return None
+    out = []
+    for j, t in enumerate(tess.digits):
+        conf = calibrate_tesseract(t.confidence, model)
+        if j in pairs:
+            d = line.digits[pairs[j]]
+            d.votes = {
+                "model": {"digit": d.digit, "confidence": round(d.confidence, 4)},
+                "tesseract": {"digit": t.digit, "confidence": round(conf, 4)},
+            }
+            d.confidence, d.engine, d.agreed = _agree(d.confidence, conf), "both", True
+            out.append(d)
+        else:
+            t.confidence, t.agreed = conf, False
+            t.votes = {
+                "model": {"digit": None, "confidence": 0.0},
+                "tesseract": {"digit": t.digit, "confidence": round(conf, 4)},
+            }
+            out.append(t)
+    return Line(out, line.letters)
 
 
 def tesseract_lines(work: np.ndarray, scale: float, timeout: float) -> list[Line]:
@@ -82,6 +132,23 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
     them, on lines where the model read nothing.
     """
+    # Lines of printed text that Tesseract confirms are read as it reads them; the rest digit by digit.
+    texts = {n: _read_as_text(line, tess_lines, model) for n, line in enumerate(model_lines) if is_text(line)}
+    done = {n: line for n, line in texts.items() if line is not None}
+    if done:
+        tess_lines = [t for t in tess_lines if not any(_same_band(t.box, d.box) for d in done.values())]
+        rest = [line for n, line in enumerate(model_lines) if n not in done]
+        return _merge_in([*done.values(), *_combine(rest, tess_lines, model)])
+    return _combine(model_lines, tess_lines, model)
+
+
+def _merge_in(lines: list[Line]) -> list[Line]:
+    """Lines top to bottom (as the segmenter orders them: by the middle of their band)."""
+    return sorted((line for line in lines if line.digits), key=lambda line: line.box[1] + line.box[3] / 2)
+
+
+def _combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None) -> list[Line]:
+    """:func:`combine` digit by digit (matched by box overlap)."""
     tess = [d for line in tess_lines for d in line.digits]
     heights = sorted(d.box[3] for line in model_lines for d in line.digits)
     if heights:  # Tesseract sometimes boxes a character with the whole image: no use for matching

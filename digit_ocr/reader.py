@@ -242,32 +242,90 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
     at = {id(p): i for i, p in enumerate(pieces)}
     lines = []
     for sline in seg:
+        chosen = [
+            (piece, c.space_before and j == 0, piece is c or piece is c.core)
+            for c in sline.items
+            for j, piece in enumerate(_best_cut(c, lambda q: preds[at[id(q)]]))
+        ]
+        parts = [q for q, _, _ in chosen]
+        votes = [preds[at[id(q)]] for q in parts]
+        # Whole characters the model is sure are no digit: letters, where the line is text. (Pieces
+        # of a cut-apart handwritten digit are often "no digit": they do not count.)
+        sure = [whole and p.not_a_digit > NOT_A_DIGIT_ABOVE for (_, _, whole), p in zip(chosen, votes)]
+        dropped = _in_words(parts, sure)
+        if any(sure):  # slashes on a line of text (handwritten 1s lean and reach out like them)
+            dropped = [a or b for a, b in zip(dropped, _slashes(parts, votes))]
         digits: list[Digit] = []
         pending_space = False
-        for c in sline.items:
-            for j, piece in enumerate(_best_cut(c, lambda q: preds[at[id(q)]])):
-                k = at[id(piece)]
-                p = preds[k]
-                space = c.space_before and j == 0
-                if _rejected(p):
-                    pending_space = pending_space or space
-                    continue
-                digits.append(
-                    Digit(
-                        p.digit,
-                        p.confidence,
-                        _to_original(piece.box, scale),
-                        "model",
-                        p.runner_up,
-                        p.runner_up_confidence,
-                        space_before=space or pending_space,
-                        features=feats[k].reshape(8, 8),
-                    )
+        for (piece, space, _), p, drop in zip(chosen, votes, dropped):
+            if drop or _rejected(p):
+                pending_space = pending_space or space
+                continue
+            k = at[id(piece)]
+            digits.append(
+                Digit(
+                    p.digit,
+                    p.confidence,
+                    _to_original(piece.box, scale),
+                    "model",
+                    p.runner_up,
+                    p.runner_up_confidence,
+                    space_before=space or pending_space,
+                    features=feats[k].reshape(8, 8),
                 )
-                pending_space = False
+            )
+            pending_space = False
         if digits:
-            lines.append(Line(digits))
+            lines.append(Line(digits, sum(sure)))
     return lines
+
+
+#: Characters closer than this share of their height belong to one word.
+WORD_GAP = 0.3
+#: A word of which at least this share is letters (whole characters the model is sure are no
+#: digit) is text ("Invoice", "Date", "EUR"): its 0-like o, 1-like l and the like are not read either.
+TEXT_SHARE = 0.34
+
+
+#: A 1 is a slash ("12/03/2024") when it leans this much more (dx/dy) than the line's other
+#: characters and reaches SLASH_REACH of their height above or below them, as a slash does.
+SLASH_LEAN = 0.2
+SLASH_REACH = 0.08
+
+
+def _slashes(pieces: list[Candidate], preds: list[Prediction]) -> list[bool]:
+    """For each piece of a line, whether it is a slash read as 1 (de-slanted, a slash is a 1)."""
+    if len(pieces) < 3 or not any(p.digit == "1" for p in preds):
+        return [False] * len(pieces)
+    lean = []
+    for q in pieces:
+        m = cv2.moments(q.ink, binaryImage=True)
+        lean.append(m["mu11"] / m["mu02"] if m["mu02"] > 1e-6 else 0.0)
+    mid = float(np.median(lean))
+    top = float(np.median([q.y for q in pieces]))
+    bottom = float(np.median([q.y + q.h for q in pieces]))
+    reach = SLASH_REACH * (bottom - top)
+    return [
+        p.digit == "1" and abs(k - mid) >= SLASH_LEAN and (q.y + q.h >= bottom + reach or q.y <= top - reach)
+        for q, p, k in zip(pieces, preds, lean)
+    ]
+
+
+def _in_words(pieces: list[Candidate], letters: list[bool]) -> list[bool]:
+    """For each piece of a line (left to right), whether it belongs to a word of text: a run of
+    close characters of which many are surely letters (``letters``)."""
+    out = [False] * len(pieces)
+    start = 0
+    for i in range(1, len(pieces) + 1):
+        if i < len(pieces):
+            a, b = pieces[i - 1], pieces[i]
+            if b.x - (a.x + a.w) <= WORD_GAP * max(a.h, b.h):
+                continue
+        n = sum(letters[start:i])
+        if n and n >= TEXT_SHARE * (i - start):
+            out[start:i] = [True] * (i - start)
+        start = i
+    return out
 
 
 def read_image(

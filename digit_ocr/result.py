@@ -46,6 +46,9 @@ class Line:
     """A text line: its digits left to right; a space separates clearly separated groups."""
 
     digits: list[Digit] = field(default_factory=list)
+    #: How many characters of the line the model took for letters: a line of printed text
+    #: ("Total: 1,234.56 EUR"), where Tesseract reads better.
+    letters: int = field(default=0, repr=False, compare=False)
 
     @property
     def text(self) -> str:

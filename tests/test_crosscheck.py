@@ -70,3 +70,27 @@ def test_tesseract_boxes_that_span_the_image_are_ignored() -> None:
     )
     out = combine([_line(("2", 0.9, 0), ("5", 0.9, 40))], [whole])
     assert out[0].text == "25"
+
+
+def test_a_line_of_text_is_read_as_tesseract_reads_it() -> None:
+    """ "Invoice 4471": the model took the o of Invoice for a 0 and its i for a 1 (and was sure
+    of some letters); Tesseract read the same 4471 and no letters: its reading stands, with the
+    model's boxes where both read a digit."""
+    model = _line(("1", 0.9, 0), ("0", 0.95, 40), ("1", 0.8, 80), ("4", 0.99, 200), ("4", 0.99, 240),
+                  ("7", 0.9, 280), ("1", 0.97, 320))  # fmt: skip
+    model.letters = 4
+    # Tesseract's boxes swallow the letters beside its digits: the first 4 spans the word.
+    wide = Digit("4", 0.9, (0, 12, 228, 48), "tesseract")
+    tess = Line([wide, *_tess(("4", 0.9, 240), ("7", 0.9, 280), ("1", 0.9, 320)).digits])
+    (line,) = combine([model], [tess])
+    assert line.text == "4471"
+    assert [d.box for d in line.digits] == [(x, 10, 30, 50) for x in (200, 240, 280, 320)]
+    assert all(d.agreed and d.engine == "both" for d in line.digits)
+
+
+def test_handwriting_keeps_the_digits_tesseract_missed() -> None:
+    """The same readings on a line with no letters (handwriting): Tesseract misses digits there,
+    so the model's stand."""
+    model = _line(("1", 0.9, 0), ("0", 0.95, 40), ("4", 0.99, 200), ("4", 0.99, 240), ("7", 0.9, 280))
+    (line,) = combine([model], [_tess(("4", 0.9, 200), ("4", 0.9, 240), ("7", 0.9, 280))])
+    assert line.text == "10447"
