@@ -838,7 +838,8 @@ def section_forms(ctx: Context) -> dict[str, Any]:
     if ctx.args.keep:
         keep = Path(ctx.args.keep) / "forms"
         shutil.copytree(out_dir, keep, dirs_exist_ok=True)
-        (keep / "truth.json").write_text(json.dumps({p.name: t for p, t in pages}, indent=1), encoding="utf-8")
+        truth = json.dumps({p.name: t for p, t in pages}, indent=1)
+        (keep / "truth.json").write_text(truth, encoding="utf-8")
         ctx.notes.append(f"form pages kept in {keep}")
     return {"n_pages": len(pages), "n_digits": total, "engines": results}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +36,10 @@ TEXT_LETTERS = 1
 #: model read at least TEXT_COVER of them too, in the same order (plus letters read as digits).
 TEXT_MIN_DIGITS = 3
 TEXT_COVER = 0.9
+#: ... or TEXT_COVER_PRINT of them when those are printed: of one height, within PRINT_SPREAD.
+TEXT_COVER_PRINT = 0.75
+PRINT_SPREAD = 0.04
+PRINT_MIN_DIGITS = 4
 
 
 def is_text(line: Line) -> bool:
@@ -49,11 +54,21 @@ def needs_tesseract(lines: list[Line]) -> bool:
     return not digits or any(d.confidence < CONSULT_BELOW for d in digits) or any(map(is_text, lines))
 
 
-def _read_as_text(line: Line, tess_lines: list[Line], model: Model | None) -> Line | None:
-    """A line of printed text as Tesseract read it, when Tesseract read the same digits as the
-    model there, less the model's extra ones (letters it took for digits). Digits both read keep
-    the model's box (Tesseract's boxes swallow the letters beside them); None when Tesseract
-    does not confirm the line."""
+@dataclass
+class _Match:
+    """Tesseract's line in a model line's band, its digits that the model read too (Tesseract's
+    index -> the model's, in the same order), and whether those are printed (of one height)."""
+
+    tess: Line
+    pairs: dict[int, int]
+    printed: bool
+
+    @property
+    def cover(self) -> float:
+        return len(self.pairs) / len(self.tess.digits)
+
+
+def _match(line: Line, tess_lines: list[Line]) -> _Match | None:
     band = [t for t in tess_lines if t.digits and _same_band(t.box, line.box)]
     if not band:
         return None
@@ -61,13 +76,29 @@ def _read_as_text(line: Line, tess_lines: list[Line], model: Model | None) -> Li
     a, b = "".join(d.digit for d in line.digits), "".join(t.digit for t in tess.digits)
     blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
     pairs = {j + k: i + k for i, j, n in blocks for k in range(n)}
-    if len(b) < TEXT_MIN_DIGITS or len(pairs) < TEXT_COVER * len(b):
-        return None
+    heights = np.array([line.digits[i].box[3] for i in pairs.values()], float)
+    printed = len(heights) >= PRINT_MIN_DIGITS and heights.std() <= PRINT_SPREAD * heights.mean()
+    return _Match(tess, pairs, printed)
+
+
+def _as_text(m: _Match | None, letters: bool) -> bool:
+    """Whether a line is printed text (``letters``: the model found letters on it, or on a line
+    of the same page Tesseract confirmed) that Tesseract read as the model did, less letters."""
+    if m is None or len(m.tess.digits) < TEXT_MIN_DIGITS or not letters:
+        return False
+    # Tesseract reads a sign now and then as a digit (the + of a phone number as 4): a line of
+    # printed digits (of one height) is still confirmed with fewer of them in common.
+    return m.cover >= TEXT_COVER or (m.printed and m.cover >= TEXT_COVER_PRINT)
+
+
+def _read_as_text(line: Line, m: _Match, model: Model | None) -> Line:
+    """A line of printed text as Tesseract read it: the model's extra digits were letters.
+    Digits both read keep the model's box (Tesseract's boxes swallow the letters beside them)."""
     out = []
-    for j, t in enumerate(tess.digits):
+    for j, t in enumerate(m.tess.digits):
         conf = calibrate_tesseract(t.confidence, model)
-        if j in pairs:
-            d = line.digits[pairs[j]]
+        if j in m.pairs:
+            d = line.digits[m.pairs[j]]
             d.votes = {
                 "model": {"digit": d.digit, "confidence": round(d.confidence, 4)},
                 "tesseract": {"digit": t.digit, "confidence": round(conf, 4)},
@@ -132,9 +163,18 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
     them, on lines where the model read nothing.
     """
-    # Lines of printed text that Tesseract confirms are read as it reads them; the rest digit by digit.
-    texts = {n: _read_as_text(line, tess_lines, model) for n, line in enumerate(model_lines) if is_text(line)}
-    done = {n: line for n, line in texts.items() if line is not None}
+    # Lines of printed text that Tesseract confirms are read as it reads them; the rest digit by
+    # digit. Where it confirms printed lines with letters, the page is print: all its printed
+    # lines are text (a label the model took for digits, not for letters, is on one of them).
+    matches = [_match(line, tess_lines) for line in model_lines]
+    text = [_as_text(m, is_text(line)) for m, line in zip(matches, model_lines)]
+    if any(t and m is not None and m.printed for t, m in zip(text, matches)):
+        text = [t or _as_text(m, m is not None and m.printed) for t, m in zip(text, matches)]
+    done = {
+        n: _read_as_text(line, m, model)
+        for n, (line, m, t) in enumerate(zip(model_lines, matches, text))
+        if t and m is not None
+    }
     if done:
         tess_lines = [t for t in tess_lines if not any(_same_band(t.box, d.box) for d in done.values())]
         rest = [line for n, line in enumerate(model_lines) if n not in done]

@@ -106,6 +106,16 @@ def test_glyphs_touching_the_edge(real_tesseract: str) -> None:
         assert_on_ink(tight, ch)
 
 
+@pytest.mark.parametrize("paper", [170, 150])
+def test_grey_paper(real_tesseract: str, paper: int) -> None:
+    """A photo of a page is grey, not white: the border added around the image is of its paper
+    (a white one made Tesseract take the whole page for ink and read nothing)."""
+    img, _ = render(["4096", "1234"], scale=1.0, thickness=2)
+    noise = np.random.default_rng(0).normal(0, 3, img.shape)
+    grey = np.clip(np.where(img > 128, paper, img) + noise, 0, 255).astype(np.uint8)
+    assert tess.read_text(grey) == "4096\n1234"
+
+
 def test_blank_image(real_tesseract: str) -> None:
     assert tess.read_digits(np.full((60, 80), 255, np.uint8)) == []
     assert tess.read_text(np.full((60, 80, 3), 255, np.uint8)) == ""

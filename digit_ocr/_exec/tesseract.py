@@ -40,7 +40,9 @@ __all__ = [
 ENV_OVERRIDES = ("DIGIT_OCR_TESSERACT", "TESSERACT_CMD")
 #: ``tessedit_char_whitelist`` is honoured by the LSTM engine from 4.1 on.
 MIN_VERSION = (4, 1, 0)
-#: White border added around the image; Tesseract misses glyphs that touch the edge.
+#: Border added around the image, of the colour of the image's own edge when that is light (its
+#: paper), else white: Tesseract misses glyphs that touch the edge, and a white border around
+#: grey paper makes it take the whole page for ink (it then reads nothing).
 PAD = 10
 DIGITS = "0123456789"
 
@@ -368,7 +370,7 @@ def _check_args(psm: int, timeout: float, dpi: int) -> None:
 
 
 def _pad(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad an 8-bit gray/BGR(A) image with white; also return its (width, height)."""
+    """Pad an 8-bit gray/BGR(A) image with the median colour of its edge; also return its (width, height)."""
     import cv2
     import numpy as np
 
@@ -383,8 +385,12 @@ def _pad(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     height, width = image.shape[:2]
     if height == 0 or width == 0:
         raise ValueError("empty image")
-    white = 255 if image.ndim == 2 else (255, 255, 255)
-    return cv2.copyMakeBorder(image, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=white), (width, height)
+    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    paper = np.median(edge, axis=0)
+    if float(np.mean(paper)) < 128:  # light ink on a dark ground: Tesseract reads it better on white
+        paper = np.full_like(paper, 255)
+    value = int(paper) if image.ndim == 2 else tuple(int(v) for v in paper)
+    return cv2.copyMakeBorder(image, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=value), (width, height)
 
 
 def _encode(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
