@@ -94,3 +94,31 @@ def test_handwriting_keeps_the_digits_tesseract_missed() -> None:
     model = _line(("1", 0.9, 0), ("0", 0.95, 40), ("4", 0.99, 200), ("4", 0.99, 240), ("7", 0.9, 280))
     (line,) = combine([model], [_tess(("4", 0.9, 200), ("4", 0.9, 240), ("7", 0.9, 280))])
     assert line.text == "10447"
+
+
+def _printed_line(text: str, y: int, letters: int = 0, height: int = 50) -> Line:
+    return Line([Digit(ch, 0.95, (40 * i, y, 30, height), "model") for i, ch in enumerate(text)], letters)
+
+
+def _tess_at(text: str, y: int, start: int) -> Line:
+    boxes = [(40 * (start + k) + 2, y + 2, 28, 46) for k in range(len(text))]
+    return Line([Digit(ch, 0.9, box, "tesseract") for ch, box in zip(text, boxes)])
+
+
+def test_a_page_of_print_reads_its_labels_as_text() -> None:
+    """Line 1 has letters the model was sure of, line 2 none ("Date" read as "0812"): both are
+    printed (digits of one height) and Tesseract read their numbers alone, so the page is print
+    and line 2's extra digits are letters too."""
+    model = [_printed_line("1044711", 0, letters=3), _printed_line("081225072021", 100)]
+    tess = [_tess_at("4471", 0, 2), _tess_at("25072021", 100, 4)]
+    assert [line.text for line in combine(model, tess)] == ["4471", "25072021"]
+
+
+def test_handwriting_on_a_page_of_print_keeps_its_digits() -> None:
+    """The same second line, handwritten (digits of uneven heights): it stays as the model read it."""
+    uneven = _printed_line("081225072021", 100)
+    for k, d in enumerate(uneven.digits):
+        d.box = (d.box[0], 100, 30, 44 + 4 * (k % 4))
+    model = [_printed_line("1044711", 0, letters=3), uneven]
+    tess = [_tess_at("4471", 0, 2), _tess_at("25072021", 100, 4)]
+    assert [line.text for line in combine(model, tess)] == ["4471", "081225072021"]
