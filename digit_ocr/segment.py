@@ -251,6 +251,7 @@ def remove_long_lines(ink: np.ndarray) -> np.ndarray:
     if not cv2.countNonZero(band):
         return ink
     out = ink.copy()
+    found: list[tuple[int, int, float]] = []  # each line's columns and mean height
     for x, y, w, h in cv2.connectedComponentsWithStats(band, connectivity=8)[2][1:, :4].tolist():
         y0, y1 = max(0, y - LINE_WOBBLE), min(H, y + h + LINE_WOBBLE)
         region = ink[y0:y1, x : x + w] > 0
@@ -273,7 +274,31 @@ def remove_long_lines(ink: np.ndarray) -> np.ndarray:
         half = thick / 2.0 + 0.5
         on_line = (rows >= np.floor(centre - half)) & (rows < np.ceil(centre + half)) & filled
         out[y0:y1, x : x + w][on_line] = 0
-    return out
+        found.append((x, x + w, float(centre.mean())))
+    return _remove_box_sides(out, found)
+
+
+#: Between two long lines a thin upright stroke this share of their distance long is the side
+#: of a box (a comb field of a form, a table's cell), not a 1 written in it.
+BOX_SIDE = 0.8
+
+
+def _remove_box_sides(ink: np.ndarray, lines: list[tuple[int, int, float]]) -> np.ndarray:
+    """Erase the upright sides of the boxes that two long lines (erased already) bounded: the
+    cells of a comb field ("|9|0|2|1|0|") or a table row."""
+    lines = sorted(lines, key=lambda v: v[2])
+    for (a0, a1, top), (b0, b1, bottom) in zip(lines[:-1], lines[1:]):
+        x0, x1, gap = max(a0, b0), min(a1, b1), bottom - top
+        if x1 - x0 < gap or gap < 12:
+            continue
+        y0, y1 = int(top), int(np.ceil(bottom)) + 1
+        region = ink[y0:y1, x0:x1]
+        sides = cv2.morphologyEx(
+            region, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, int(BOX_SIDE * gap)))
+        )
+        if cv2.countNonZero(sides):
+            region[cv2.dilate(sides, np.ones((3, 3), np.uint8)) > 0] = 0
+    return ink
 
 
 def _ink_counts(mask: np.ndarray, axis: int) -> np.ndarray:

@@ -39,3 +39,28 @@ def test_labels_and_units_are_not_read_as_digits(text: str, digits: str, font_fi
 def test_the_model_alone_drops_words_and_slashes() -> None:
     """ "Date:" is a word of letters, and the slashes lean and reach below the digits."""
     assert read_image(_printed("Date: 12/03/2024", "cmr10.ttf"), engine="model").text == "12032024"
+
+
+def _comb(text: str, cell: int, px: int) -> np.ndarray:
+    """A comb field of a form: one box per digit, the digits printed in the boxes."""
+    img = np.full((cell + 60, cell * len(text) + 60), 240, np.uint8)
+    font = ImageFont.truetype(str(synth.font_dir() / "DejaVuSans.ttf"), px)
+    for i, ch in enumerate(text):
+        x = 30 + i * cell
+        img[30 : 32 + cell, x : x + 2] = 40  # the box's left side (the last box's right one below)
+        im = Image.new("L", (cell, cell), 240)
+        left, top, right, bottom = font.getbbox(ch)
+        at = ((cell - right - left) // 2, (cell - bottom - top) // 2)
+        ImageDraw.Draw(im).text(at, ch, fill=30, font=font)
+        box = img[31 : 31 + cell, x + 1 : x + 1 + cell]
+        np.minimum(box, np.asarray(im), out=box)
+    img[30 : 32 + cell, 30 + cell * len(text) : 32 + cell * len(text)] = 40
+    img[30:32, 30 : 32 + cell * len(text)] = 40  # top and bottom
+    img[30 + cell : 32 + cell, 30 : 32 + cell * len(text)] = 40
+    return img
+
+
+@pytest.mark.parametrize(("text", "cell", "px"), [("90210", 70, 44), ("12345678", 60, 36), ("4711", 90, 50)])
+def test_digits_in_the_boxes_of_a_comb_field(text: str, cell: int, px: int) -> None:
+    """The boxes' sides are not 1s."""
+    assert read_image(_comb(text, cell, px), engine="model").text.replace(" ", "") == text
