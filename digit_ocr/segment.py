@@ -251,7 +251,7 @@ def remove_long_lines(ink: np.ndarray) -> np.ndarray:
     if not cv2.countNonZero(band):
         return ink
     out = ink.copy()
-    found: list[tuple[int, int, float]] = []  # each line's columns and mean height
+    found: list[tuple[int, int, float, float]] = []  # each line's columns, mean row and half thickness
     for x, y, w, h in cv2.connectedComponentsWithStats(band, connectivity=8)[2][1:, :4].tolist():
         y0, y1 = max(0, y - LINE_WOBBLE), min(H, y + h + LINE_WOBBLE)
         region = ink[y0:y1, x : x + w] > 0
@@ -274,29 +274,35 @@ def remove_long_lines(ink: np.ndarray) -> np.ndarray:
         half = thick / 2.0 + 0.5
         on_line = (rows >= np.floor(centre - half)) & (rows < np.ceil(centre + half)) & filled
         out[y0:y1, x : x + w][on_line] = 0
-        found.append((x, x + w, float(centre.mean())))
+        found.append((x, x + w, float(centre.mean()), half))
     return _remove_box_sides(out, found)
 
 
-#: Between two long lines a thin upright stroke this share of their distance long is the side
-#: of a box (a comb field of a form, a table's cell), not a 1 written in it.
-BOX_SIDE = 0.8
+#: Between two long lines an upright stroke that reaches from one to the other (within this many
+#: pixels) is the side of a box (a comb field of a form, a table's cell), not a 1 written in it.
+BOX_REACH = 2
+#: ... and the sides of a row of boxes are evenly spaced: their steps vary by at most this share.
+BOX_EVEN = 0.2
 
 
-def _remove_box_sides(ink: np.ndarray, lines: list[tuple[int, int, float]]) -> np.ndarray:
+def _remove_box_sides(ink: np.ndarray, lines: list[tuple[int, int, float, float]]) -> np.ndarray:
     """Erase the upright sides of the boxes that two long lines (erased already) bounded: the
-    cells of a comb field ("|9|0|2|1|0|") or a table row."""
+    cells of a comb field ("|9|0|2|1|0|") or a table row. Handwriting crossing the lines of ruled
+    paper does not reach from one line to the next."""
     lines = sorted(lines, key=lambda v: v[2])
-    for (a0, a1, top), (b0, b1, bottom) in zip(lines[:-1], lines[1:]):
-        x0, x1, gap = max(a0, b0), min(a1, b1), bottom - top
-        if x1 - x0 < gap or gap < 12:
+    for (a0, a1, top, ta), (b0, b1, bottom, tb) in zip(lines[:-1], lines[1:]):
+        x0, x1 = max(a0, b0), min(a1, b1)
+        y0, y1 = int(np.ceil(top + ta)), int(np.floor(bottom - tb))  # the rows left between them
+        if x1 - x0 < y1 - y0 or y1 - y0 < 12:
             continue
-        y0, y1 = int(top), int(np.ceil(bottom)) + 1
         region = ink[y0:y1, x0:x1]
-        sides = cv2.morphologyEx(
-            region, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, int(BOX_SIDE * gap)))
-        )
-        if cv2.countNonZero(sides):
+        upright = cv2.getStructuringElement(cv2.MORPH_RECT, (1, y1 - y0 - 2 * BOX_REACH))
+        sides = cv2.morphologyEx(region, cv2.MORPH_OPEN, upright)
+        # A row of boxes has three sides or more, evenly spaced (strokes of handwriting that
+        # cross ruled paper's lines are neither).
+        xs = cv2.connectedComponentsWithStats(sides, connectivity=8)[3][1:, 0]
+        steps = np.diff(np.sort(xs))
+        if len(xs) >= 3 and steps.std() <= BOX_EVEN * steps.mean():
             region[cv2.dilate(sides, np.ones((3, 3), np.uint8)) > 0] = 0
     return ink
 
@@ -349,25 +355,52 @@ def _merge_parts(parts: list[_Part], char_h: float) -> list[_Part]:
     return sorted(parts, key=lambda p: p.x0)
 
 
+#: Text lines tilted more than this (dy/dx: about 3 degrees) are grouped along their tilt.
+SKEW_MIN = 0.05
+
+
 def _group_lines(parts: list[_Part]) -> list[list[_Part]]:
-    """Cluster characters into text lines by vertical overlap, top to bottom."""
+    """Cluster characters into text lines by vertical overlap, top to bottom; on a tilted page
+    (a photo taken askew) the overlap is judged along the lines' tilt."""
+    lines = _bands(parts, 0.0)
+    slope = _tilt(lines)
+    return _bands(parts, slope) if abs(slope) >= SKEW_MIN else lines
+
+
+def _tilt(lines: list[list[_Part]]) -> float:
+    """The tilt (dy/dx) of the text lines: the median of the slopes of the lines of three
+    characters or more (their middles fitted by least squares)."""
+    slopes = []
+    for line in lines:
+        if len(line) >= 3:
+            xs = np.array([(p.x0 + p.x1) / 2 for p in line])
+            ys = np.array([(p.y0 + p.y1) / 2 for p in line])
+            if np.ptp(xs) > 0:
+                slopes.append(float(np.polyfit(xs, ys, 1)[0]))
+    return float(np.median(slopes)) if slopes else 0.0
+
+
+def _bands(parts: list[_Part], slope: float) -> list[list[_Part]]:
+    """Cluster characters into lines by vertical overlap, measured in rows tilted by ``slope``."""
     lines: list[list[_Part]] = []
     bands: list[tuple[float, float]] = []  # running mean top and bottom of each line
-    for p in sorted(parts, key=lambda p: (p.y0 + p.y1) / 2):
+    for p in sorted(parts, key=lambda p: (p.y0 + p.y1) / 2 - slope * (p.x0 + p.x1) / 2):
+        shift = slope * (p.x0 + p.x1) / 2
+        y0, y1 = p.y0 - shift, p.y1 - shift
         best, best_ov = -1, 0.0
         for k, (ly0, ly1) in enumerate(bands):
-            ov = (min(p.y1, ly1) - max(p.y0, ly0)) / max(1.0, min(p.h, ly1 - ly0))
+            ov = (min(y1, ly1) - max(y0, ly0)) / max(1.0, min(p.h, ly1 - ly0))
             if ov > best_ov:
                 best, best_ov = k, ov
         if best >= 0 and best_ov >= 0.5:
             line = lines[best]
             n = len(line)
             ly0, ly1 = bands[best]
-            bands[best] = ((ly0 * n + p.y0) / (n + 1), (ly1 * n + p.y1) / (n + 1))
+            bands[best] = ((ly0 * n + y0) / (n + 1), (ly1 * n + y1) / (n + 1))
             line.append(p)
         else:
             lines.append([p])
-            bands.append((float(p.y0), float(p.y1)))
+            bands.append((y0, y1))
     for line in lines:
         line.sort(key=lambda p: p.x0)
     order = sorted(range(len(lines)), key=lambda k: bands[k][0] + bands[k][1])

@@ -275,3 +275,33 @@ def _lcd_with_dark_edge(text: str, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(("text", "seed"), [("61847", 1), ("16722", 4), ("31126", 15)])
 def test_a_dark_edge_along_a_display_does_not_join_its_digits(text: str, seed: int) -> None:
     assert read_image(_lcd_with_dark_edge(text, seed), engine="model").text == text
+
+
+def _tilted(lines: list[str], degrees: float) -> np.ndarray:
+    """Printed lines of digits photographed askew: the page turned by ``degrees``."""
+    img = np.full((60 + 70 * len(lines), 560), 235, np.uint8)
+    for k, text in enumerate(lines):
+        cv2.putText(img, text, (30, 70 + 70 * k), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 30, 4, cv2.LINE_AA)
+    h, w = img.shape
+    mat = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(img, mat, (w, h), borderValue=235)
+
+
+@pytest.mark.parametrize("degrees", [-10, -7, 8, 11])
+def test_lines_of_a_page_taken_askew_stay_whole(degrees: float) -> None:
+    """A line rises or falls by more than a character's height from end to end: it is still one line."""
+    text = ["4815162342", "2718281828", "3141592653"]
+    assert read_image(_tilted(text, degrees), engine="model").text == "\n".join(text)
+
+
+def _ruled(text: str) -> np.ndarray:
+    """Handwriting-like digits on ruled paper, taller than the space between its lines."""
+    img = np.full((220, 700), 245, np.uint8)
+    for y in range(30, 220, 40):
+        cv2.line(img, (0, y), (700, y), 150, 2)
+    cv2.putText(img, text, (40, 148), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.2, 20, 4, cv2.LINE_AA)
+    return img
+
+
+def test_strokes_crossing_ruled_lines_are_not_box_sides() -> None:
+    assert read_image(_ruled("271828"), engine="model").text == "271828"
