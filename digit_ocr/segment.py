@@ -373,11 +373,13 @@ def _tilt(lines: list[list[_Part]]) -> float:
     slopes = []
     for line in lines:
         if len(line) >= 3:
-            xs = np.array([(p.x0 + p.x1) / 2 for p in line])
-            ys = np.array([(p.y0 + p.y1) / 2 for p in line])
-            if np.ptp(xs) > 0:
-                slopes.append(float(np.polyfit(xs, ys, 1)[0]))
-    return float(np.median(slopes)) if slopes else 0.0
+            xs = [(p.x0 + p.x1) / 2 for p in line]
+            ys = [(p.y0 + p.y1) / 2 for p in line]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            sxx = sum((x - mx) ** 2 for x in xs)
+            if sxx > 0:
+                slopes.append(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx)
+    return _median(sorted(slopes)) if slopes else 0.0
 
 
 def _bands(parts: list[_Part], slope: float) -> list[list[_Part]]:
