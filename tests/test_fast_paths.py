@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from digit_ocr.binarize import _flat_values, channel_min, flatten, percentiles_u8
-from digit_ocr.segment import _ink_counts, _median, _percentile, label, label_image
+from digit_ocr.segment import (
+    CUT_DRIFT_COST,
+    CUT_INK_COST,
+    _cut_paths,
+    _ink_counts,
+    _median,
+    _percentile,
+    label,
+    label_image,
+    split_options,
+)
 
 from .conftest import SAMPLES
 
@@ -74,3 +84,65 @@ def test_channel_min_equals_numpy_min(channels: int) -> None:
         got = channel_min(pixels)
         assert got.shape == pixels.shape[:2]
         assert np.array_equal(got, pixels[:, :, :3].min(axis=2))
+
+
+def _cut_paths_row_by_row(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray:
+    """The cut paths of :func:`_cut_paths` by the plain dynamic programme: each band on its
+    own, the step of each cell chosen as it is filled (argmin: the leftmost on a tie)."""
+    h, _w = ink.shape
+    paths = np.empty((h, len(bands)), np.int64)
+    for k, (lo, hi, centre) in enumerate(bands):
+        cols = np.arange(lo, hi)
+        cost = ink[:, lo:hi].astype(np.float32) * CUT_INK_COST + 1.0
+        cost += CUT_DRIFT_COST * np.abs(cols - centre)
+        acc = cost[0].copy()
+        step = np.zeros((h, hi - lo), np.int64)
+        for r in range(1, h):
+            padded = np.r_[np.float32(np.inf), acc, np.float32(np.inf)].astype(np.float32)
+            three = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+            step[r] = np.argmin(three, axis=0) - 1
+            acc = cost[r] + three.min(axis=0)
+        j = int(np.argmin(acc))
+        for r in range(h - 1, -1, -1):
+            paths[r, k] = cols[j]
+            j += int(step[r, j])
+    return paths
+
+
+def _ink_boxes() -> list[np.ndarray]:
+    """Wide boxes of real handwriting ink (0/1), the kind of box cut into touching digits."""
+    boxes = []
+    for name in ("handwritten_pencil.jpg", "handwritten_script.jpg"):
+        ink = (_sample_gray(name) < 128).astype(np.uint8)
+        _n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink)
+        for x, y, w, h, area in stats[1:]:
+            if h >= 15 and w >= h and area >= 50:
+                boxes.append(ink[y : y + h, x : x + w])
+        rows, cols = ink.shape
+        boxes += [ink[r : r + 60, c : c + 150]
+                  for r in range(0, rows - 60, 97) for c in range(0, cols - 150, 131)]
+    return boxes
+
+
+def test_cut_paths_equal_the_plain_dynamic_programme() -> None:
+    boxes = _ink_boxes()
+    assert len(boxes) > 20
+    for ink in boxes:
+        h, w = ink.shape
+        for n in range(2, min(6, w // 8) + 1):
+            centres = [(int(w * k / n), w // (3 * n)) for k in range(1, n)]
+            bands = [(max(1, c - r), min(w - 1, c + r + 1), c) for c, r in centres]
+            assert np.array_equal(_cut_paths(ink, bands), _cut_paths_row_by_row(ink, bands))
+
+
+def test_split_pieces_are_the_box_masks_cut_at_the_paths() -> None:
+    for ink in _ink_boxes():
+        sub = ink.astype(bool)
+        h, w = sub.shape
+        for straight in (False, True):
+            for option in split_options(sub, 0.6 * h, straight=straight):
+                whole = np.zeros((h, w), bool)
+                for lo, mask in option:
+                    assert not whole[:, lo : lo + mask.shape[1]][mask].any()  # pieces do not overlap
+                    whole[:, lo : lo + mask.shape[1]] |= mask
+                assert np.array_equal(whole, sub)
