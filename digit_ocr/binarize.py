@@ -177,8 +177,11 @@ def flatten(gray: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
     if gray.dtype == np.uint8 and bg.dtype == np.uint8:
         # Each output pixel depends only on its (background, gray) pair: one table look-up
-        # instead of five passes of float arithmetic over the page, with the same values.
-        return np.take(_FLAT_LUT, (bg.astype(np.uint16) << 8) | gray)
+        # instead of five passes of float arithmetic over the page, with the same values. The
+        # index ``background << 8 | gray`` is the two bytes interleaved, read as little-endian
+        # 16-bit numbers (one pass instead of three).
+        index = cv2.merge([gray, bg]).view("<u2").reshape(h, w)
+        return np.take(_FLAT_LUT, index)
     return _flat_values(gray.astype(np.float32), bg.astype(np.float32))
 
 
