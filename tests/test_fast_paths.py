@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from digit_ocr.binarize import _flat_values, channel_min, flatten, percentiles_u8
+from digit_ocr import read_image, reader
+from digit_ocr.binarize import _flat_values, background, channel_min, flatten, percentiles_u8, polarities
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -19,7 +22,7 @@ from digit_ocr.segment import (
     split_options,
 )
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, render
 
 
 def _sample_gray(name: str) -> np.ndarray:
@@ -146,3 +149,35 @@ def test_split_pieces_are_the_box_masks_cut_at_the_paths() -> None:
                     assert not whole[:, lo : lo + mask.shape[1]][mask].any()  # pieces do not overlap
                     whole[:, lo : lo + mask.shape[1]] |= mask
                 assert np.array_equal(whole, sub)
+
+
+def _panel_page(surround: int, share: float) -> np.ndarray:
+    """Dark digits on a light panel filling ``share`` of a page of gray level ``surround``:
+    light and dark departures from the background are close, so both polarities are tried."""
+    digits = render("4096 317", scale=3.0, thickness=6)
+    h, w = digits.shape
+    page = np.full((int(h / share) + 100, int(w / share) + 100), surround, np.uint8)
+    y0, x0 = (page.shape[0] - h) // 2, (page.shape[1] - w) // 2
+    page[y0 : y0 + h, x0 : x0 + w] = digits
+    return page
+
+
+@pytest.mark.parametrize(("surround", "share"), [(100, 0.7), (100, 0.5), (40, 0.7)])
+def test_a_clear_reading_spares_the_other_polarity_and_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, surround: int, share: float
+) -> None:
+    page = _panel_page(surround, share)
+    assert len(polarities(page, background(page))) == 2
+    p = tmp_path / "panel.png"
+    cv2.imwrite(str(p), page)
+    reads: list[float] = []
+    score = reader.reading_score
+    monkeypatch.setattr(reader, "reading_score", lambda lines: reads.append(score(lines)) or reads[-1])
+    fast = read_image(p, engine="model")
+    fast_reads = len(reads)
+    monkeypatch.setattr(reader, "CLEAR_READING", float("inf"))
+    both = read_image(p, engine="model")
+    assert fast.text.replace(" ", "") == "4096317"
+    assert fast.to_dict() | {"timing_ms": None} == both.to_dict() | {"timing_ms": None}
+    if reads[0] >= reader.CLEAR_READING:
+        assert fast_reads == 1  # the other polarity was not read
