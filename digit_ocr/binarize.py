@@ -25,11 +25,29 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     # Coloured ink (blue pen, red stamp) is darkest in one channel: use the channel-wise
     # minimum when it adds contrast, which luminance alone can wash out. Both are per-pixel,
     # so the choice is made on every 4th pixel, and only the chosen mix is computed in full.
-    sub = np.ascontiguousarray(img[::4, ::4, :3])
+    sub = every_4th(img)
     low = np.minimum(np.minimum(sub[:, :, 0], sub[:, :, 1]), sub[:, :, 2])
     if _contrast(low) > 1.15 * _contrast(cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)):
         return channel_min(img)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def every_4th(img: np.ndarray) -> np.ndarray:
+    """``img[::4, ::4, :3]`` of a colour image, contiguous.
+
+    Each row of every 4th is read as pixels of 4 x as many channels, whose first three
+    ``cv2.mixChannels`` picks: several times faster than numpy's strided copy of 3-byte pixels.
+    """
+    h, w, c = img.shape
+    q = w // 4
+    if not img.flags.c_contiguous or img.dtype != np.uint8 or q == 0:
+        return np.ascontiguousarray(img[::4, ::4, :3])
+    rows = img[::4]
+    out = np.empty((rows.shape[0], q, 3), np.uint8)
+    cv2.mixChannels([rows[:, : 4 * q].reshape(-1, q, 4 * c)], [out], [0, 0, 1, 1, 2, 2])
+    if w % 4:  # the last column's pixels too
+        out = np.concatenate([out, rows[:, 4 * q : 4 * q + 1, :3]], axis=1)
+    return out
 
 
 def channel_min(img: np.ndarray) -> np.ndarray:

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from digit_ocr import read_image, reader
-from digit_ocr.binarize import _flat_values, background, channel_min, flatten, percentiles_u8, polarities
+from digit_ocr.binarize import (
+    _flat_values,
+    background,
+    channel_min,
+    every_4th,
+    flatten,
+    percentiles_u8,
+    polarities,
+)
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -181,3 +189,16 @@ def test_a_clear_reading_spares_the_other_polarity_and_reads_the_same(
     assert fast.to_dict() | {"timing_ms": None} == both.to_dict() | {"timing_ms": None}
     if reads[0] >= reader.CLEAR_READING:
         assert fast_reads == 1  # the other polarity was not read
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_every_4th_equals_strided_slicing(channels: int) -> None:
+    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
+    assert img is not None and img.ndim == 3
+    if channels == 4:
+        img = np.dstack([img, np.full(img.shape[:2], 7, np.uint8)])
+    for dh in range(4):
+        for dw in range(4):  # every remainder of the width and height by 4
+            part = np.ascontiguousarray(img[: img.shape[0] - dh, : img.shape[1] - dw])
+            assert np.array_equal(every_4th(part), part[::4, ::4, :3])
+    assert np.array_equal(every_4th(img[:, 1:]), img[:, 1:][::4, ::4, :3])  # not contiguous
