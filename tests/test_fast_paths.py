@@ -202,3 +202,11 @@ def test_every_4th_equals_strided_slicing(channels: int) -> None:
             part = np.ascontiguousarray(img[: img.shape[0] - dh, : img.shape[1] - dw])
             assert np.array_equal(every_4th(part), part[::4, ::4, :3])
     assert np.array_equal(every_4th(img[:, 1:]), img[:, 1:][::4, ::4, :3])  # not contiguous
+
+
+def test_percentiles_u8_of_a_strided_image_sample_equal_numpy() -> None:
+    gray = _sample_gray("meter_mono.jpg")
+    for step in (1, 3):
+        sample = gray[::step, 1::step]  # 2-D and not contiguous, as binarize takes it
+        qs = (0.5, 2.0, 50.0, 98.0, 99.5)
+        assert percentiles_u8(sample, qs) == [float(v) for v in np.percentile(sample, qs)]
