@@ -193,22 +193,23 @@ def remove_rulings(
     ]
     out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
     H, W = ink.shape
-    for axis, ksize, limit in ((1, (length, 1), W), (0, (1, length), H)):
-        if max(ksize) >= limit:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
+    for axis, limit in ((1, W), (0, H)):
+        if length >= limit:
             continue
         # A one-row (one-column) opening treats each row on its own, and only rows holding at
         # least `length` ink pixels, or touching the image edge (the opening counts beyond the
-        # edge as ink), can keep anything: open just those.
+        # edge as ink), can keep anything: open just those. Columns are opened as the rows of
+        # the transposed mask (gathering whole rows is far quicker than gathering columns).
         edges = ink[:, [0, -1]] if axis == 1 else ink[[0, -1], :]
         at = np.flatnonzero((_ink_counts(ink, axis) >= length) | edges.any(axis=axis))
         if at.size == 0:
             continue
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
-        lines = np.zeros_like(ink)
-        if axis == 1:
-            lines[at] = cv2.morphologyEx(ink[at], cv2.MORPH_OPEN, kernel)
-        else:
-            lines[:, at] = cv2.morphologyEx(np.ascontiguousarray(ink[:, at]), cv2.MORPH_OPEN, kernel)
+        rows = ink if axis == 1 else cv2.transpose(ink)
+        lines = np.zeros_like(rows)
+        lines[at] = cv2.morphologyEx(rows[at], cv2.MORPH_OPEN, kernel)
+        if axis == 0:
+            lines = cv2.transpose(lines)
         if keep:
             lines[np.isin(labels, keep)] = 0
         if cv2.countNonZero(lines):

@@ -27,6 +27,7 @@ from digit_ocr.segment import (
     _percentile,
     label,
     label_image,
+    remove_rulings,
     split_options,
 )
 
@@ -210,3 +211,29 @@ def test_percentiles_u8_of_a_strided_image_sample_equal_numpy() -> None:
         sample = gray[::step, 1::step]  # 2-D and not contiguous, as binarize takes it
         qs = (0.5, 2.0, 50.0, 98.0, 99.5)
         assert percentiles_u8(sample, qs) == [float(v) for v in np.percentile(sample, qs)]
+
+
+def _rulings_by_whole_openings(ink: np.ndarray, char_h: float) -> np.ndarray:
+    """:func:`remove_rulings` without its shortcuts: the whole mask opened along the rows and
+    along the columns, and every line found (widened by a pixel) erased."""
+    length = int(max(2.5 * char_h, 25))
+    out = ink.copy()
+    for ksize, limit in (((length, 1), ink.shape[1]), ((1, length), ink.shape[0])):
+        if length >= limit:
+            continue
+        lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
+        out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
+    return out
+
+
+@pytest.mark.parametrize("name", ["handwritten_pencil.jpg", "meter_mono.jpg", "block_serif.jpg"])
+def test_remove_rulings_equals_whole_openings(name: str) -> None:
+    ink = np.where(_sample_gray(name) < 128, 255, 0).astype(np.uint8)
+    h, w = ink.shape
+    for x in range(0, w, w // 5):  # a grid over the page, and lines along its edges
+        cv2.line(ink, (x, 0), (x, h - 1), 255, 2)
+    for y in range(h // 7, h, h // 4):
+        cv2.line(ink, (0, y), (w - 1, y), 255, 1)
+    cv2.line(ink, (w - 1, 0), (w - 1, h // 2), 255, 1)
+    for char_h in (8.0, 20.0, 45.0):
+        assert np.array_equal(remove_rulings(ink, char_h), _rulings_by_whole_openings(ink, char_h))
