@@ -7,6 +7,9 @@ Usage::
 Measures, on N deterministic ~1 MP JPEGs with digits (in a temporary folder), all in the
 same run so that the ratios hold whatever else the machine is doing:
 
+* the share of images read exactly and the digit accuracy of each batch run (the script
+  draws the digits, so it knows them; kept in ``truth.json`` beside the images), so that a
+  faster batch can never come from reading less;
 * the floor: decoding every image with ``cv2.imread`` (full size, colour), in 1 process and
   in 2 processes (each decoding its share; OpenCV limited to one thread per process);
 * ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import json
 import os
 import resource
 import shutil
@@ -56,8 +61,9 @@ FONTS = (
 TESSERACT_SUBSET = 50
 
 
-def photo(i: int) -> np.ndarray:
-    """Image ``i``: a lit, noisy, slightly blurred scene with a panel of digits and clutter."""
+def photo(i: int) -> tuple[np.ndarray, list[str]]:
+    """Image ``i``: a lit, noisy, slightly blurred scene with a panel of digits and clutter;
+    and its lines of digits, top to bottom."""
     rng = np.random.default_rng(1000 + i)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     base = rng.uniform(120, 200)
@@ -78,8 +84,10 @@ def photo(i: int) -> np.ndarray:
     cv2.rectangle(img, (x0, y0), (x0 + pw, y0 + ph), (235, 235, 235), -1)
     font = FONTS[int(rng.integers(0, len(FONTS)))]
     lines = 1 if ph < 230 else 2
+    truth = []
     for k in range(lines):
         text = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(3, 9))))
+        truth.append(text)
         scale = (ph / lines) / (40 if font != cv2.FONT_HERSHEY_PLAIN else 18) * rng.uniform(0.7, 0.9)
         thick = max(2, int(scale * 2))
         (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
@@ -95,18 +103,46 @@ def photo(i: int) -> np.ndarray:
     img = cv2.warpAffine(img, m, (W, H), borderMode=cv2.BORDER_REPLICATE)
     img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 1.5))).astype(np.float32)
     img += rng.normal(0, rng.uniform(3, 9), img.shape).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    return np.clip(img, 0, 255).astype(np.uint8), truth
 
 
-def make_folder(folder: Path, n: int) -> list[Path]:
+TRUTH = "truth.json"
+
+
+def make_folder(folder: Path, n: int) -> tuple[list[Path], dict[str, str]]:
+    """Draw images 0..n-1 into ``folder`` (those already there are kept); their paths and the
+    digits of each (lines joined by newlines, by file name), also kept in ``folder/truth.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    known_file = folder / TRUTH
+    known: dict[str, str] = json.loads(known_file.read_text(encoding="utf-8")) if known_file.exists() else {}
+    paths, truth = [], {}
     for i in range(n):
         p = folder / f"photo_{i:05d}.jpg"
-        if not p.exists():
-            cv2.imwrite(str(p), photo(i), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not p.exists() or p.name not in known:
+            img, lines = photo(i)
+            if not p.exists():
+                cv2.imwrite(str(p), img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            known[p.name] = "\n".join(lines)
+        truth[p.name] = known[p.name]
         paths.append(p)
-    return paths
+    known_file.write_text(json.dumps(known, indent=0, sort_keys=True), encoding="utf-8")
+    return paths, truth
+
+
+def accuracy(out: Path, truth: dict[str, str]) -> tuple[float, float]:
+    """The share of images whose digits a batch output read exactly (spaces and line breaks
+    ignored), and its digit accuracy (1 - edit distance / digits, over all images)."""
+    from digit_ocr.evaluate import levenshtein, squash
+
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        got = {row["path"]: row["text"] for row in csv.DictReader(f)}
+    exact = errors = digits = 0
+    for name, want in truth.items():
+        w, g = squash(want), squash(got.get(name, ""))
+        exact += w == g
+        errors += min(len(w), levenshtein(w, g))
+        digits += len(w)
+    return exact / len(truth), 1.0 - errors / digits
 
 
 def cli() -> list[str]:
@@ -248,21 +284,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         folder = Path(args.keep) if args.keep else tmp / "photos"
         t0 = time.perf_counter()
-        paths = make_folder(folder, n)
+        paths, truth = make_folder(folder, n)
         print(f"{n} images of {W}x{H} in {folder} (drawn in {time.perf_counter() - t0:.1f}s); "
               f"{os.cpu_count()} CPUs", flush=True)
         floor: dict[int, float] = {}
         batch: dict[int, float] = {}
         tess: dict[int, float] = {}
+        acc: dict[int, tuple[float, float]] = {}  # exact share, digit accuracy
         cpu: dict[str, float] = {}  # CPU milliseconds per image, all processes of the command
         for k in (1, 2):
             secs, c = decode_floor(paths, k)
             floor[k], cpu[f"decode floor, {k} process{'es' if k > 1 else ''}"] = n / secs, 1000 * c / n
             print(f"decode floor, {k} process{'es' if k > 1 else ''}: {floor[k]:.1f} images/s", flush=True)
+        batch_folder = folder
+        if sorted(folder.glob("*.jpg")) != paths:  # a kept folder holding more: link just these
+            batch_folder = tmp / "these"
+            batch_folder.mkdir()
+            for p in paths:
+                (batch_folder / p.name).symlink_to(p.resolve())
         for k in (1, 2):
-            secs, code, _, _, c = run_batch(folder, tmp / f"out{k}.csv", k)
+            secs, code, _, _, c = run_batch(batch_folder, tmp / f"out{k}.csv", k)
             batch[k], cpu[f"batch --jobs {k}"] = n / secs, 1000 * c / n
-            print(f"batch --jobs {k}: {batch[k]:.1f} images/s (exit {code})", flush=True)
+            acc[k] = accuracy(tmp / f"out{k}.csv", truth)
+            print(f"batch --jobs {k}: {batch[k]:.1f} images/s (exit {code}); read exactly "
+                  f"{acc[k][0]:.1%} of images, digit accuracy {acc[k][1]:.1%}", flush=True)
         sub = paths[:TESSERACT_SUBSET]
         for k in (1, 2):
             timed = tesseract_time(sub, k)
@@ -271,11 +316,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"tesseract, {k} at a time: {tess[k]:.2f} images/s on {len(sub)} images", flush=True)
         print()
         print(f"{'processes':>9} {'decode floor':>13} {'batch':>9} {'tesseract':>10} {'batch/floor':>12} "
-              f"{'batch/tesseract':>16}   (images/s)")
+              f"{'batch/tesseract':>16} {'batch exact':>12} {'digit acc':>10}   (images/s)")
         for k in (1, 2):
             t = f"{tess[k]:10.2f}" if k in tess else f"{'-':>10}"
             ratio = f"{batch[k] / tess[k]:15.1f}x" if k in tess else f"{'-':>16}"
-            print(f"{k:9d} {floor[k]:13.1f} {batch[k]:9.1f} {t} {batch[k] / floor[k]:11.3f}x {ratio}")
+            print(f"{k:9d} {floor[k]:13.1f} {batch[k]:9.1f} {t} {batch[k] / floor[k]:11.3f}x {ratio} "
+                  f"{acc[k][0]:12.1%} {acc[k][1]:10.1%}")
         if 1 in tess:
             print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
                   f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")

@@ -199,27 +199,29 @@ def remove_rulings(
     ]
     out = ink  # the same array when there is nothing to erase, so callers can reuse its labels
     H, W = ink.shape
-    for axis, ksize, limit in ((1, (length, 1), W), (0, (1, length), H)):
-        if max(ksize) >= limit:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
+    for axis, limit in ((1, W), (0, H)):
+        if length >= limit:
             continue
         # A one-row (one-column) opening treats each row on its own, and only rows holding at
         # least `length` ink pixels, or touching the image edge (the opening counts beyond the
-        # edge as ink), can keep anything: open just those.
+        # edge as ink), can keep anything: open just those. Columns are opened as the rows of
+        # the transposed mask (gathering whole rows is far quicker than gathering columns).
         edges = ink[:, [0, -1]] if axis == 1 else ink[[0, -1], :]
         at = np.flatnonzero((_ink_counts(ink, axis) >= length) | edges.any(axis=axis))
         if at.size == 0:
             continue
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
-        lines = np.zeros_like(ink)
-        if axis == 1:
-            lines[at] = cv2.morphologyEx(ink[at], cv2.MORPH_OPEN, kernel)
-        else:
-            lines[:, at] = cv2.morphologyEx(np.ascontiguousarray(ink[:, at]), cv2.MORPH_OPEN, kernel)
+        rows = ink if axis == 1 else cv2.transpose(ink)
+        lines = np.zeros_like(rows)
+        lines[at] = cv2.morphologyEx(rows[at], cv2.MORPH_OPEN, kernel)
+        if axis == 0:
+            lines = cv2.transpose(lines)
         if keep:
             lines[np.isin(labels, keep)] = 0
         if cv2.countNonZero(lines):
-            out = out.copy() if out is ink else out
-            out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
+            # Subtracting the widened lines (made 255) erases them: one pass, a new array.
+            widened = cv2.dilate(cv2.compare(lines, 0, cv2.CMP_GT), np.ones((3, 3), np.uint8))
+            out = cv2.subtract(out, widened)
     return out
 
 
@@ -423,26 +425,31 @@ def _cut_paths(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray
     the result per band. All bands are solved in one pass over the rows."""
     h, w = ink.shape
     ink = ink.astype(np.float32)
-    cols, centres = [], []
+    cols: list[int] = []
+    centres: list[int] = []
     for lo, hi, centre in bands:
-        cols.append(np.r_[np.arange(lo, hi), -1])  # -1: a wall between bands
-        centres.append(np.r_[np.full(hi - lo, centre), 0])
-    at = np.concatenate(cols)
+        cols += [*range(lo, hi), -1]  # -1: a wall between bands
+        centres += [centre] * (hi - lo) + [0]
+    at = np.array(cols, np.int64)
     wall = at < 0
     cost = np.take(ink, np.where(wall, 0, at), axis=1) * CUT_INK_COST + 1.0
-    cost += CUT_DRIFT_COST * np.abs(at - np.concatenate(centres))
+    cost += CUT_DRIFT_COST * np.abs(at - np.array(centres, np.int64))
     cost[:, wall] = np.inf
     n = at.size
+    accs = np.empty((h, n + 2), np.float32)  # the running cost of each row, walled in on both sides
+    accs[:, 0] = accs[:, -1] = np.inf
+    accs[0, 1:-1] = cost[0]
+    cheapest = np.empty(n, np.float32)
+    for r in range(1, h):  # only the minimums in the loop: the steps are found for all rows at once
+        above = accs[r - 1]
+        np.minimum(above[:-2], above[1:-1], out=cheapest)
+        np.minimum(cheapest, above[2:], out=cheapest)
+        np.add(cost[r], cheapest, out=accs[r, 1:-1])
+    # The step to the cheapest of the three cells above; on a tie the leftmost, as argmin would.
+    left, mid, right = accs[:-1, :-2], accs[:-1, 1:-1], accs[:-1, 2:]
     step = np.zeros((h, n), np.int8)
-    buf = np.full(n + 2, np.inf, np.float32)  # the running cost, walled in on both sides
-    buf[1:-1] = cost[0]
-    left, mid, right = buf[:-2], buf[1:-1], buf[2:]
-    for r in range(1, h):
-        # The cheapest of the three cells above; on a tie the leftmost, as argmin would.
-        up = np.minimum(mid, right)
-        step[r] = np.where(left <= up, -1, np.where(mid <= right, 0, 1))
-        mid[:] = cost[r] + np.minimum(left, up)
-    acc = mid
+    step[1:] = np.where(left <= np.minimum(mid, right), -1, np.where(mid <= right, 0, 1))
+    acc = accs[-1, 1:-1]
     starts = np.flatnonzero(np.r_[True, wall[:-1]])
     ends = np.flatnonzero(wall)
     j = np.array([s0 + int(np.argmin(acc[s0:e0])) for s0, e0 in zip(starts, ends)])
@@ -465,10 +472,13 @@ def _cuts(profile: np.ndarray, n: int) -> list[int]:
     return cuts[1:]
 
 
-def split_options(ink: np.ndarray, line_h: float, straight: bool = False) -> list[list[np.ndarray]]:
-    """Ways of cutting a wide box of ink into 2, 3, ... touching digits: for each, the masks
-    (box-sized, 0/1) of its pieces, left to right. The cuts follow the gaps between slanted,
-    touching handwriting (:func:`_cut_paths`), or go ``straight`` down (upright display cells)."""
+def split_options(
+    ink: np.ndarray, line_h: float, straight: bool = False
+) -> list[list[tuple[int, np.ndarray]]]:
+    """Ways of cutting a wide box of ink into 2, 3, ... touching digits: for each, its pieces
+    left to right, each as the first column it reaches and the mask (0/1, box-high) of the
+    columns from there to the last. The cuts follow the gaps between slanted, touching
+    handwriting (:func:`_cut_paths`), or go ``straight`` down (upright display cells)."""
     h, w = ink.shape
     if w < 0.9 * line_h:
         return []
@@ -486,13 +496,17 @@ def split_options(ink: np.ndarray, line_h: float, straight: bool = False) -> lis
         for n in counts:
             paths.append([solved[:, i + k] for k in range(n - 1)])
             i += n - 1
-    cols = np.arange(w)[None, :]
+    cols = np.arange(w)
     out = []
     for cuts in paths:
         bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
-        masks = [ink & ((cols >= a[:, None]) & (cols < b[:, None])) for a, b in zip(bounds[:-1], bounds[1:])]
-        if all(m.any() for m in masks):
-            out.append(masks)
+        pieces = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            lo, hi = int(a.min()), int(b.max())  # no ink of the piece outside these columns
+            at = cols[None, lo:hi]
+            pieces.append((lo, ink[:, lo:hi] & ((at >= a[:, None]) & (at < b[:, None]))))
+        if all(m.any() for _, m in pieces):
+            out.append(pieces)
     return out
 
 
@@ -652,8 +666,8 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
             splittable = cand.w >= 0.9 * line_h and not _solid(cand.ink)
-            for masks in split_options(sub, line_h, straight=display) if splittable else ():
-                pieces = [_masked_piece(m, p.x0, p.y0) for m in masks]
+            for option in split_options(sub, line_h, straight=display) if splittable else ():
+                pieces = [_masked_piece(m, p.x0 + lo, p.y0) for lo, m in option]
                 if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
                     cand.splits.append([q for q in pieces if q is not None])
             items.append(cand)

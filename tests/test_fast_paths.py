@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from digit_ocr.binarize import _flat_values, channel_min, flatten, percentiles_u8
-from digit_ocr.segment import _ink_counts, _median, _percentile, label, label_image
+from digit_ocr import read_image, reader
+from digit_ocr.binarize import (
+    _flat_values,
+    background,
+    channel_min,
+    every_4th,
+    flatten,
+    percentiles_u8,
+    polarities,
+)
+from digit_ocr.segment import (
+    CUT_DRIFT_COST,
+    CUT_INK_COST,
+    _cut_paths,
+    _ink_counts,
+    _median,
+    _percentile,
+    label,
+    label_image,
+    remove_rulings,
+    split_options,
+)
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, render
 
 
 def _sample_gray(name: str) -> np.ndarray:
@@ -74,3 +96,144 @@ def test_channel_min_equals_numpy_min(channels: int) -> None:
         got = channel_min(pixels)
         assert got.shape == pixels.shape[:2]
         assert np.array_equal(got, pixels[:, :, :3].min(axis=2))
+
+
+def _cut_paths_row_by_row(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray:
+    """The cut paths of :func:`_cut_paths` by the plain dynamic programme: each band on its
+    own, the step of each cell chosen as it is filled (argmin: the leftmost on a tie)."""
+    h, _w = ink.shape
+    paths = np.empty((h, len(bands)), np.int64)
+    for k, (lo, hi, centre) in enumerate(bands):
+        cols = np.arange(lo, hi)
+        cost = ink[:, lo:hi].astype(np.float32) * CUT_INK_COST + 1.0
+        cost += CUT_DRIFT_COST * np.abs(cols - centre)
+        acc = cost[0].copy()
+        step = np.zeros((h, hi - lo), np.int64)
+        for r in range(1, h):
+            padded = np.r_[np.float32(np.inf), acc, np.float32(np.inf)].astype(np.float32)
+            three = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+            step[r] = np.argmin(three, axis=0) - 1
+            acc = cost[r] + three.min(axis=0)
+        j = int(np.argmin(acc))
+        for r in range(h - 1, -1, -1):
+            paths[r, k] = cols[j]
+            j += int(step[r, j])
+    return paths
+
+
+def _ink_boxes() -> list[np.ndarray]:
+    """Wide boxes of real handwriting ink (0/1), the kind of box cut into touching digits."""
+    boxes = []
+    for name in ("handwritten_pencil.jpg", "handwritten_script.jpg"):
+        ink = (_sample_gray(name) < 128).astype(np.uint8)
+        _n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink)
+        for x, y, w, h, area in stats[1:]:
+            if h >= 15 and w >= h and area >= 50:
+                boxes.append(ink[y : y + h, x : x + w])
+        rows, cols = ink.shape
+        boxes += [ink[r : r + 60, c : c + 150]
+                  for r in range(0, rows - 60, 97) for c in range(0, cols - 150, 131)]
+    return boxes
+
+
+def test_cut_paths_equal_the_plain_dynamic_programme() -> None:
+    boxes = _ink_boxes()
+    assert len(boxes) > 20
+    for ink in boxes:
+        h, w = ink.shape
+        for n in range(2, min(6, w // 8) + 1):
+            centres = [(int(w * k / n), w // (3 * n)) for k in range(1, n)]
+            bands = [(max(1, c - r), min(w - 1, c + r + 1), c) for c, r in centres]
+            assert np.array_equal(_cut_paths(ink, bands), _cut_paths_row_by_row(ink, bands))
+
+
+def test_split_pieces_are_the_box_masks_cut_at_the_paths() -> None:
+    for ink in _ink_boxes():
+        sub = ink.astype(bool)
+        h, w = sub.shape
+        for straight in (False, True):
+            for option in split_options(sub, 0.6 * h, straight=straight):
+                whole = np.zeros((h, w), bool)
+                for lo, mask in option:
+                    assert not whole[:, lo : lo + mask.shape[1]][mask].any()  # pieces do not overlap
+                    whole[:, lo : lo + mask.shape[1]] |= mask
+                assert np.array_equal(whole, sub)
+
+
+def _panel_page(surround: int, share: float) -> np.ndarray:
+    """Dark digits on a light panel filling ``share`` of a page of gray level ``surround``:
+    light and dark departures from the background are close, so both polarities are tried."""
+    digits = render("4096 317", scale=3.0, thickness=6)
+    h, w = digits.shape
+    page = np.full((int(h / share) + 100, int(w / share) + 100), surround, np.uint8)
+    y0, x0 = (page.shape[0] - h) // 2, (page.shape[1] - w) // 2
+    page[y0 : y0 + h, x0 : x0 + w] = digits
+    return page
+
+
+@pytest.mark.parametrize(("surround", "share"), [(100, 0.7), (100, 0.5), (40, 0.7)])
+def test_a_clear_reading_spares_the_other_polarity_and_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, surround: int, share: float
+) -> None:
+    page = _panel_page(surround, share)
+    assert len(polarities(page, background(page))) == 2
+    p = tmp_path / "panel.png"
+    cv2.imwrite(str(p), page)
+    reads: list[float] = []
+    score = reader.reading_score
+    monkeypatch.setattr(reader, "reading_score", lambda lines: reads.append(score(lines)) or reads[-1])
+    fast = read_image(p, engine="model")
+    fast_reads = len(reads)
+    monkeypatch.setattr(reader, "CLEAR_READING", float("inf"))
+    both = read_image(p, engine="model")
+    assert fast.text.replace(" ", "") == "4096317"
+    assert fast.to_dict() | {"timing_ms": None} == both.to_dict() | {"timing_ms": None}
+    if reads[0] >= reader.CLEAR_READING:
+        assert fast_reads == 1  # the other polarity was not read
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_every_4th_equals_strided_slicing(channels: int) -> None:
+    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
+    assert img is not None and img.ndim == 3
+    if channels == 4:
+        img = np.dstack([img, np.full(img.shape[:2], 7, np.uint8)])
+    for dh in range(4):
+        for dw in range(4):  # every remainder of the width and height by 4
+            part = np.ascontiguousarray(img[: img.shape[0] - dh, : img.shape[1] - dw])
+            assert np.array_equal(every_4th(part), part[::4, ::4, :3])
+    assert np.array_equal(every_4th(img[:, 1:]), img[:, 1:][::4, ::4, :3])  # not contiguous
+
+
+def test_percentiles_u8_of_a_strided_image_sample_equal_numpy() -> None:
+    gray = _sample_gray("meter_mono.jpg")
+    for step in (1, 3):
+        sample = gray[::step, 1::step]  # 2-D and not contiguous, as binarize takes it
+        qs = (0.5, 2.0, 50.0, 98.0, 99.5)
+        assert percentiles_u8(sample, qs) == [float(v) for v in np.percentile(sample, qs)]
+
+
+def _rulings_by_whole_openings(ink: np.ndarray, char_h: float) -> np.ndarray:
+    """:func:`remove_rulings` without its shortcuts: the whole mask opened along the rows and
+    along the columns, and every line found (widened by a pixel) erased."""
+    length = int(max(2.5 * char_h, 25))
+    out = ink.copy()
+    for ksize, limit in (((length, 1), ink.shape[1]), ((1, length), ink.shape[0])):
+        if length >= limit:
+            continue
+        lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
+        out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 0
+    return out
+
+
+@pytest.mark.parametrize("name", ["handwritten_pencil.jpg", "meter_mono.jpg", "block_serif.jpg"])
+def test_remove_rulings_equals_whole_openings(name: str) -> None:
+    ink = np.where(_sample_gray(name) < 128, 255, 0).astype(np.uint8)
+    h, w = ink.shape
+    for x in range(0, w, w // 5):  # a grid over the page, and lines along its edges
+        cv2.line(ink, (x, 0), (x, h - 1), 255, 2)
+    for y in range(h // 7, h, h // 4):
+        cv2.line(ink, (0, y), (w - 1, y), 255, 1)
+    cv2.line(ink, (w - 1, 0), (w - 1, h // 2), 255, 1)
+    for char_h in (8.0, 20.0, 45.0):
+        assert np.array_equal(remove_rulings(ink, char_h), _rulings_by_whole_openings(ink, char_h))
