@@ -332,15 +332,46 @@ def _five_spline(rng: np.random.Generator) -> list[Stroke]:
     return [spline(rng, bowl, KEY_JITTER), bar]
 
 
+def _three_cusp(rng: np.random.Generator) -> list[Stroke]:
+    """A 3 of two smooth bowls meeting in a pointed middle, the top one often the smaller."""
+    m = _u(rng, 0.35, 0.5)
+    cusp = (_u(rng, 0.3, 0.55), m)
+    top_pts = [(0.05, _u(rng, 0.05, 0.25)), (0.45, 0.0), (0.85, 0.15), (0.8, 0.7 * m), cusp]
+    top = spline(rng, top_pts, KEY_JITTER)
+    bottom_pts = [cusp, (0.85, m + 0.12), (0.95, 0.72), (0.6, 1.0), (_u(rng, 0.0, 0.15), 0.85)]
+    bottom = spline(rng, bottom_pts, KEY_JITTER)
+    bottom[0] = top[-1]
+    return [join(top, bottom[1:])]
+
+
+def _four_bent(rng: np.random.Generator) -> list[Stroke]:
+    """A 4 whose left arm curves down into the bar (like a Cyrillic Ч), the stem on its own."""
+    y = _u(rng, 0.45, 0.65)
+    x = _u(rng, 0.6, 0.8)
+    arm_pts = [(_u(rng, 0.0, 0.25), 0.0), (0.05, 0.6 * y), (0.3, y), (0.7, y), (1.0, y - 0.05)]
+    arm = spline(rng, arm_pts, KEY_JITTER)
+    return [arm, line((x + _u(rng, -0.05, 0.1), _u(rng, -0.05, 0.1)), (x, 1.0))]
+
+
+def _seven_bent(rng: np.random.Generator) -> list[Stroke]:
+    """A 7 whose stem bends as it falls from the end of the bar."""
+    bar = line((0.0, _u(rng, 0.0, 0.12)), (1.0, 0.0))
+    foot = _u(rng, 0.1, 0.6)
+    stem_pts = [(1.0, 0.0), (0.75 + 0.25 * foot, 0.35), (0.4 + 0.5 * foot, 0.7), (foot, 1.0)]
+    stem = spline(rng, stem_pts, KEY_JITTER)
+    stem[0] = bar[-1]
+    return [join(bar, stem[1:])]
+
+
 FORMS: dict[int, tuple[Form, ...]] = {
     0: (_zero, _zero_egg),
     1: (_one_plain, _one_flag),
     2: (_two_plain, _two_loop, _two_z, _two_spline, _two_curl),
-    3: (_three_round, _three_flat),
-    4: (_four_open, _four_closed, _four_stem),
+    3: (_three_round, _three_flat, _three_cusp),
+    4: (_four_open, _four_closed, _four_stem, _four_bent),
     5: (_five, _five_spline),
     6: (_six, _six_big, _six_small_loop, _six_lean),
-    7: (_seven, _seven_curved),
+    7: (_seven, _seven_curved, _seven_bent),
     8: (_eight, _eight_rings, _eight_x),
     9: (_nine, _nine_stick, _nine_hook, _nine_small),
 }
