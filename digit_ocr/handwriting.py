@@ -355,7 +355,7 @@ def _four_bent(rng: np.random.Generator) -> list[Stroke]:
 
 def _seven_bent(rng: np.random.Generator) -> list[Stroke]:
     """A 7 whose stem bends as it falls from the end of the bar."""
-    bar = line((0.0, _u(rng, 0.0, 0.12)), (1.0, 0.0))
+    bar = line((0.0, _u(rng, -0.04, 0.04)), (1.0, 0.0))
     foot = _u(rng, 0.1, 0.6)
     stem_pts = [(1.0, 0.0), (0.75 + 0.25 * foot, 0.35), (0.4 + 0.5 * foot, 0.7), (foot, 1.0)]
     stem = spline(rng, stem_pts, KEY_JITTER)
