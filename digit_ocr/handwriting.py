@@ -2,10 +2,10 @@
 
 Each digit has a few common handwritten forms (an open or a closed 4, a 7 with or without a
 crossbar, a 1 with a flag and a foot, a 2 with a loop, ...). A form is a handful of pen strokes
-built from lines and elliptic arcs whose positions, radii and angles are drawn at random; the
-strokes are then jittered, slanted, rotated and squeezed, drawn with a random pen width and
-bent by a smooth random displacement field (elastic distortion), so that no two samples are
-alike. Deterministic given the random generator.
+built from lines, elliptic arcs and smooth splines whose positions, radii, angles and key points
+are drawn at random; the strokes are then jittered, slanted, rotated and squeezed, drawn with a
+random pen width and bent by a smooth random displacement field (elastic distortion), so that no
+two samples are alike. Deterministic given the random generator.
 """
 
 from __future__ import annotations
@@ -41,6 +41,28 @@ def join(*parts: Stroke) -> Stroke:
     return np.vstack(parts)
 
 
+def spline(rng: np.random.Generator, pts: list[tuple[float, float]], jitter: float, n: int = 10) -> Stroke:
+    """A smooth stroke through key points (a Catmull-Rom spline, ``n`` points per span), each key
+    point first moved by a random offset of about ``jitter``: no two strokes of a form alike."""
+    p = np.array(pts, np.float64) + rng.normal(0.0, jitter, (len(pts), 2))
+    ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(ext) - 2):
+        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
+        out.append(
+            0.5
+            * (
+                2 * p1
+                + (p2 - p0) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                + (3 * p1 - p0 - 3 * p2 + p3) * t**3
+            )
+        )
+    out.append(p[-1:])
+    return np.vstack(out)
+
+
 # --------------------------------------------------------------------------- the forms
 
 
@@ -51,6 +73,9 @@ def _zero(rng: np.random.Generator) -> list[Stroke]:
 
 
 def _one_plain(rng: np.random.Generator) -> list[Stroke]:
+    if rng.random() < 0.5:  # a 1 bowed a little to either side
+        bow = _u(rng, -0.12, 0.12)
+        return [spline(rng, [(0.5, 0.0), (0.5 + bow, 0.5), (0.5 + _u(rng, -0.05, 0.05), 1.0)], 0.01)]
     return [line((0.5, 0.0), (0.5 + _u(rng, -0.05, 0.05), 1.0))]
 
 
@@ -231,17 +256,124 @@ def _nine_hook(rng: np.random.Generator) -> list[Stroke]:
     return [join(loop, line((0.98, r)), hook)]
 
 
+#: How far the key points of the spline forms wander (unit box).
+KEY_JITTER = 0.04
+
+
+def _zero_egg(rng: np.random.Generator) -> list[Stroke]:
+    """An oval drawn from the top, often narrower at the top (an egg or a teardrop), whose end
+    overshoots its start or falls short of it."""
+    k = _u(rng, 0.45, 1.0)  # the width of the top part against the bottom
+    pts = [(0.55, 0.02), (0.22, 0.12), (0.02, 0.45), (0.12, 0.85), (0.5, 1.0), (0.88, 0.85), (0.98, 0.45),
+           (0.8, 0.12), (_u(rng, 0.35, 0.65), _u(rng, -0.05, 0.12))]
+    pts = [(0.5 + (x - 0.5) * (k + (1 - k) * min(1.0, y / 0.6)), y) for x, y in pts]
+    return [spline(rng, pts, KEY_JITTER)]
+
+
+def _eight_x(rng: np.random.Generator) -> list[Stroke]:
+    """An 8 in one stroke whose middle is an X of two long diagonals, loops of unequal size."""
+    m = _u(rng, 0.35, 0.55)
+    wt, wb = _u(rng, 0.35, 1.0), _u(rng, 0.35, 1.0)
+    b = 1 - m
+    pts = [(0.5 + 0.35 * wt, 0.25 * m), (0.5, 0.0), (0.5 - 0.4 * wt, 0.3 * m), (0.35, 0.8 * m), (0.5, m),
+           (0.5 + 0.45 * wb, m + 0.5 * b), (0.5, 1.0), (0.5 - 0.45 * wb, m + 0.5 * b), (0.4, m + 0.15 * b),
+           (0.5, m), (0.5 + 0.3 * wt, 0.55 * m), (0.5 + _u(rng, 0.2, 0.4) * wt, _u(rng, 0.0, 0.3) * m)]
+    return [spline(rng, pts, KEY_JITTER)]
+
+
+def _nine_small(rng: np.random.Generator) -> list[Stroke]:
+    """A small loop on a long straight stem; the loop sometimes left open at its top."""
+    lh = _u(rng, 0.3, 0.5)
+    start = [(0.4, 0.0)] if rng.random() < 0.2 else [(0.85, 0.3 * lh), (0.5, 0.0)]
+    pts = [*start, (0.1, 0.45 * lh), (0.4, lh), (0.85, 0.7 * lh), (0.92, 0.05 * lh)]
+    stem = line((_u(rng, 0.6, 1.0), 1.0))
+    return [join(spline(rng, pts, KEY_JITTER), stem)]
+
+
+def _six_lean(rng: np.random.Generator) -> list[Stroke]:
+    """A long straight stem leaning from the top right into a small loop at the bottom left."""
+    lh = _u(rng, 0.3, 0.55)
+    top = 1.0 - lh
+    pts = [(_u(rng, 0.6, 1.0), 0.0), (0.3, 0.5 * top), (0.05, top + 0.5 * lh), (0.25, 1.0), (0.6, 0.98),
+           (0.9, top + 0.6 * lh), (0.7, top + 0.05 * lh), (0.35, top + 0.15 * lh),
+           (_u(rng, 0.05, 0.25), top + _u(rng, 0.3, 0.7) * lh)]
+    return [spline(rng, pts, KEY_JITTER)]
+
+
+def _two_spline(rng: np.random.Generator) -> list[Stroke]:
+    """A 2 of one smooth stroke: a round top, a long diagonal, often a small loop where it meets
+    the base, and a base line that may rise or sag."""
+    pts = [(0.05, _u(rng, 0.15, 0.4)), (0.35, 0.02), (0.75, 0.05), (0.92, 0.3), (0.65, _u(rng, 0.5, 0.65)),
+           (0.15, 0.92)]
+    if rng.random() < 0.5:  # the loop at the bottom left
+        pts += [(0.02, 0.98), (0.05, 0.82), (0.25, 0.88)]
+    pts += [(0.55, _u(rng, 0.9, 1.0)), (1.0, _u(rng, 0.85, 1.0))]
+    return [spline(rng, pts, KEY_JITTER)]
+
+
+def _two_curl(rng: np.random.Generator) -> list[Stroke]:
+    """A 2 whose diagonal curls into a loop at the bottom left, from a small eye to a loop of half
+    the digit's height, before the base; the base may be short."""
+    k = _u(rng, 0.5, 1.2)
+    loop = [(0.12, 0.95), (0.0, 0.82), (0.1, 0.68), (0.28, 0.75), (0.3, 0.92)]
+    pts = [(0.05, _u(rng, 0.15, 0.4)), (0.35, 0.02), (0.75, 0.05), (0.92, 0.3), (0.65, 0.55), (0.35, 0.8)]
+    pts += [(0.15 + (x - 0.15) * k, 0.95 + (y - 0.95) * k) for x, y in loop]
+    pts += [(0.5, _u(rng, 0.93, 1.0)), (_u(rng, 0.6, 1.05), _u(rng, 0.85, 1.0))]
+    return [spline(rng, pts, KEY_JITTER)]
+
+
+def _five_spline(rng: np.random.Generator) -> list[Stroke]:
+    """A 5 of a short leaning stem into a large round bowl, the bar drawn on its own."""
+    x0 = _u(rng, 0.15, 0.4)
+    m = _u(rng, 0.3, 0.5)
+    bowl = [(x0, 0.0), (0.12, m), (0.45, m - 0.05), (0.85, m + 0.15), (0.9, 0.8), (0.5, 1.0),
+            (_u(rng, 0.0, 0.2), _u(rng, 0.8, 0.95))]
+    bar = line((x0, 0.0), (_u(rng, 0.7, 1.0), _u(rng, -0.05, 0.05)))
+    return [spline(rng, bowl, KEY_JITTER), bar]
+
+
+def _three_cusp(rng: np.random.Generator) -> list[Stroke]:
+    """A 3 of two smooth bowls meeting in a pointed middle, the top one often the smaller."""
+    m = _u(rng, 0.35, 0.5)
+    cusp = (_u(rng, 0.3, 0.55), m)
+    top_pts = [(0.05, _u(rng, 0.05, 0.25)), (0.45, 0.0), (0.85, 0.15), (0.8, 0.7 * m), cusp]
+    top = spline(rng, top_pts, KEY_JITTER)
+    bottom_pts = [cusp, (0.85, m + 0.12), (0.95, 0.72), (0.6, 1.0), (_u(rng, 0.0, 0.15), 0.85)]
+    bottom = spline(rng, bottom_pts, KEY_JITTER)
+    bottom[0] = top[-1]
+    return [join(top, bottom[1:])]
+
+
+def _four_bent(rng: np.random.Generator) -> list[Stroke]:
+    """A 4 whose left arm curves down into the bar (like a Cyrillic Ч), the stem on its own."""
+    y = _u(rng, 0.45, 0.65)
+    x = _u(rng, 0.6, 0.8)
+    arm_pts = [(_u(rng, 0.0, 0.25), 0.0), (0.05, 0.6 * y), (0.3, y), (0.7, y), (1.0, y - 0.05)]
+    arm = spline(rng, arm_pts, KEY_JITTER)
+    return [arm, line((x + _u(rng, -0.05, 0.1), _u(rng, -0.05, 0.1)), (x, 1.0))]
+
+
+def _seven_bent(rng: np.random.Generator) -> list[Stroke]:
+    """A 7 whose stem bends as it falls from the end of the bar."""
+    bar = line((0.0, _u(rng, -0.04, 0.04)), (1.0, 0.0))
+    foot = _u(rng, 0.1, 0.6)
+    stem_pts = [(1.0, 0.0), (0.75 + 0.25 * foot, 0.35), (0.4 + 0.5 * foot, 0.7), (foot, 1.0)]
+    stem = spline(rng, stem_pts, KEY_JITTER)
+    stem[0] = bar[-1]
+    return [join(bar, stem[1:])]
+
+
 FORMS: dict[int, tuple[Form, ...]] = {
-    0: (_zero,),
+    0: (_zero, _zero_egg),
     1: (_one_plain, _one_flag),
-    2: (_two_plain, _two_loop, _two_z),
-    3: (_three_round, _three_flat),
-    4: (_four_open, _four_closed, _four_stem),
-    5: (_five,),
-    6: (_six, _six_big, _six_small_loop),
-    7: (_seven, _seven_curved),
-    8: (_eight, _eight_rings),
-    9: (_nine, _nine_stick, _nine_hook),
+    2: (_two_plain, _two_loop, _two_z, _two_spline, _two_curl),
+    3: (_three_round, _three_flat, _three_cusp),
+    4: (_four_open, _four_closed, _four_stem, _four_bent),
+    5: (_five, _five_spline),
+    6: (_six, _six_big, _six_small_loop, _six_lean),
+    7: (_seven, _seven_curved, _seven_bent),
+    8: (_eight, _eight_rings, _eight_x),
+    9: (_nine, _nine_stick, _nine_hook, _nine_small),
 }
 
 

@@ -400,6 +400,24 @@ def render_sevenseg_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     return normalize.crop(img)
 
 
+#: The share of Hershey and handwritten digits drawn with a small mark clinging to them.
+CLINGING_SHARE = 0.05
+
+
+def add_clinging_mark(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit's bitmap with a short bar just below or above it (a scale tick, a smudge), as a
+    page may give it: the digit is still the digit."""
+    h, w = ink.shape
+    mw, mh = max(1, int(h * rng.uniform(0.1, 0.3))), max(1, int(h * rng.uniform(0.05, 0.12)))
+    gap = int(h * rng.uniform(0.0, 0.06))
+    out = np.zeros((h + 2 * (mh + gap), max(w, mw)), np.uint8)
+    out[mh + gap : mh + gap + h, :w] = ink
+    x = int(rng.integers(0, max(1, w - mw + 1)))
+    y = out.shape[0] - mh if rng.random() < 0.7 else 0
+    out[y : y + mh, x : x + mw] = 1
+    return normalize.crop(out)
+
+
 def _augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n = normalize.CANVAS
     c = n / 2 - 0.5
@@ -509,6 +527,8 @@ def make_dataset(
                 font = fam[int(rng.integers(len(fam)))]
                 size = int(rng.integers(16, 65))
                 ink = render_font_digit(d, font, size, rng)
+            if augment and source in ("hershey", "scribble") and rng.random() < CLINGING_SHARE:
+                ink = add_clinging_mark(ink, rng)
             canvas = normalize.canvas_of(ink)
             if augment:
                 canvas = _augment(canvas, rng)

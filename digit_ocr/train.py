@@ -62,9 +62,9 @@ NEGATIVES_WEIGHT = 2.0
 SYNTH = (
     ("fonts", 600, 11, 2.0),
     ("hershey", 300, 12, 1.0),
-    ("scribble", 1000, 15, 1.0),
+    ("scribble", 2000, 15, 2.0),
     ("sevenseg", 300, 13, 1.0),
-    ("negatives", 400, 14, NEGATIVES_WEIGHT),
+    ("negatives", 800, 14, NEGATIVES_WEIGHT),
 )
 #: load_digits is the only real handwriting: its samples weigh more than the synthetic ones,
 #: and each of its training samples is also augmented into this many copies.

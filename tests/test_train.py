@@ -149,6 +149,55 @@ def test_scribble_source_is_deterministic_handwriting() -> None:
     assert (X.sum(axis=1) > 0).all()
 
 
+def test_every_handwritten_form_draws_a_digit_sized_stroke() -> None:
+    from digit_ocr import handwriting
+
+    rng = np.random.default_rng(3)
+    for digit, forms in handwriting.FORMS.items():
+        for form in forms:
+            for _ in range(5):
+                strokes = form(rng)
+                pts = np.vstack(strokes)
+                assert np.isfinite(pts).all(), form.__name__
+                # within a generous margin of the unit box, and spanning most of its height
+                assert pts.min() > -0.5 and pts.max() < 1.5, form.__name__
+                assert np.ptp(pts[:, 1]) > 0.6, (digit, form.__name__)
+        ink = handwriting.render_handwritten_digit(digit, rng)
+        assert ink.sum() > 20
+
+
+def test_spline_passes_through_its_key_points() -> None:
+    from digit_ocr.handwriting import spline
+
+    pts = [(0.0, 0.0), (0.5, 0.2), (1.0, 1.0), (0.2, 0.9)]
+    curve = spline(np.random.default_rng(0), pts, 0.0, n=8)
+    assert len(curve) == 3 * 8 + 1
+    assert np.allclose(curve[::8], pts)
+
+
+def test_a_clinging_mark_keeps_the_digit_and_adds_a_bar() -> None:
+    from digit_ocr import synth
+
+    ink = np.ones((40, 20), np.uint8)
+    marked = synth.add_clinging_mark(ink, np.random.default_rng(1))
+    assert marked.shape[0] > 40 and marked.sum() > ink.sum()
+
+
+def test_sheet_split_parts_are_disjoint_halves_of_every_row() -> None:
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from bench.sheet_split import part_indices
+
+    dev, test = part_indices("dev"), part_indices("test")
+    assert len(dev) == len(test) == 2500 and not set(dev) & set(test)
+    assert set(dev) | set(test) == set(range(5000))
+    assert np.bincount((dev // 100) // 5).tolist() == [250] * 10  # 250 of each digit
+    assert ((dev % 100) < 50).all()
+
+
 def test_fonts_source_without_its_font_packages_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from digit_ocr import synth, train
     from digit_ocr.errors import MissingDependencyError
