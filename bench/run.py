@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# As the CLI does (digit_ocr/cli/__init__.py): one BLAS thread, or its threads spin and inflate the
+# per-image times of the in-process sections on a loaded machine. Set it yourself to override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # measure this checkout, installed or not
