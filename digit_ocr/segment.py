@@ -14,6 +14,10 @@ MAX_PARTS = 4000
 TALL_SHARE = 0.6
 #: Marks under this share of the fifth largest mark's ink do not set the character height.
 SPECK_SHARE = 0.1
+#: A mark whose strokes are thinner than half this share of its height (its ink over its
+#: box's half perimeter) is an outline, a frame or a box, not a character (a character's strokes
+#: are a twentieth of its height or more): it does not set the character height.
+OUTLINE = 0.045
 #: Nothing shorter than this many pixels is read as a digit: specks and dust, not characters
 #: (the reader works on small crops enlarged, so real digits are taller).
 MIN_CHAR_PX = 8
@@ -113,13 +117,24 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     # Specks count for nothing beside the page's largest marks (grain, sensor noise).
     least = max(12.0, SPECK_SHARE * areas[min(4, len(areas) - 1)])
     sized = [p for p in parts if p.area >= least and p.h >= 6]
-    hs = [p.h for p in sized if p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h]
+    hs = [
+        p.h
+        for p in sized
+        if (p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h and p.area >= OUTLINE * p.h * (p.w + p.h))
+        or _run(p)
+    ]
     if not hs:
         # Only runs of touching characters (wider than three heights) or nothing at all.
         return _median(sorted(p.h for p in sized)) if sized else float(H)
     hs.sort()
     least_h = 0.5 * _percentile(hs, 90)
     return _median([h for h in hs if h >= least_h])
+
+
+def _run(p: _Part) -> bool:
+    """Whether a wide mark is a run of touching characters (bold print): as dense as text, not
+    as solid as a bar, and no longer than a dozen characters."""
+    return 3 * p.h < p.w <= 12 * p.h and p.h >= 10 and 0.3 * p.w * p.h <= p.area <= 0.85 * p.w * p.h
 
 
 def _percentile(ordered: list[int], q: float) -> float:
@@ -154,6 +169,16 @@ def character_height(ink: np.ndarray) -> float | None:
     if not like.any():
         return None
     return float(np.median(h[like]))
+
+
+#: ... and clutter drawn in such lines is at least this many character heights long.
+OUTLINE_SIZE = 4.0
+
+
+def _outline(p: _Part, char_h: float) -> bool:
+    """Whether a mark is clutter drawn in thin lines: far larger than a character, with strokes
+    far thinner than a character's of its size (a frame, a box, a long line across the page)."""
+    return max(p.w, p.h) >= OUTLINE_SIZE * char_h and p.area < OUTLINE * p.h * (p.w + p.h)
 
 
 def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
@@ -605,6 +630,11 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
     # a third of a character height; not characters of different lines or side by side.
     # Seven-segment displays are made of separate bars: join those across small gaps too.
     comp_labels, parts = (ink_labels, parts) if clean is ink else _components(clean)
+    clutter = [p for p in parts if _outline(p, char_h)]
+    if clutter:  # frames and long lines, which grouping would join to the characters near them
+        clean = clean.copy() if clean is ink else clean
+        clean[np.isin(comp_labels, [p.labels[0] for p in clutter])] = 0
+        comp_labels, parts = _components(clean)
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]
@@ -658,8 +688,11 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
             cand = _piece(sub, p.x0, p.y0, 0, p.w)
             if cand is None or cand.h < 0.45 * line_h or cand.ink.mean() < 0.08:
                 continue
-            if cand.w < 0.2 * cand.h and not 0.8 * line_h <= cand.h <= 1.25 * line_h:
-                continue  # a bar shorter or taller than the digits: a stub of a ruling, not a "1"
+            # A bar shorter or taller than the digits is a stub of a ruling, not a "1"; alone on
+            # its line, it must be as tall as the page's characters.
+            alone = len(kept) == 1 and not 0.7 * char_h <= cand.h <= 1.4 * char_h
+            if cand.w < 0.2 * cand.h and (alone or not 0.8 * line_h <= cand.h <= 1.25 * line_h):
+                continue
             core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
             if core is None and not display and p.marks > 1:
                 core = _main_mark(sub, p.x0, p.y0)
@@ -678,7 +711,17 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
         for c, gap in zip(items[1:], gaps):
             c.space_before = gap > 0.9 * line_h
         result.append(SegmentLine(items))
+    if any(len(line.items) > 1 for line in result):
+        # A mark alone on its line, on a page with lines of several characters, drawn in strokes
+        # far thinner than a character's of its size, is a piece of a frame or of a line drawn
+        # across the page (a "1", a "7", a "0").
+        result = [line for line in result if len(line.items) > 1 or not _hairline(line.items[0])]
     return result
+
+
+def _hairline(c: Candidate) -> bool:
+    """Whether a candidate's strokes are far thinner than a character's of its height."""
+    return int(np.count_nonzero(c.ink)) < OUTLINE * c.h * (c.w + c.h)
 
 
 def _solid(ink: np.ndarray) -> bool:

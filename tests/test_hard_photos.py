@@ -305,3 +305,19 @@ def _ruled(text: str) -> np.ndarray:
 
 def test_strokes_crossing_ruled_lines_are_not_box_sides() -> None:
     assert read_image(_ruled("271828"), engine="model").text == "271828"
+
+
+#: Photos drawn by the batch benchmark (bench/batch_bench.py, which knows their digits) that
+#: earlier versions misread: a white label of bold print among coloured frames and lines.
+BENCH_PHOTOS = [1, 6, 8, 30, 38, 120, 148]
+
+
+@pytest.mark.parametrize("index", BENCH_PHOTOS)
+def test_a_label_among_lines_and_frames(index: int) -> None:
+    """Frames and lines drawn across a scene are not characters: they neither set the character
+    height (nor join the digits near them into one mark) nor are their pieces read as 1s."""
+    from bench.batch_bench import photo
+
+    img, lines = photo(index)
+    ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])  # as the bench writes it
+    assert ok and read_image(jpeg.tobytes(), engine="model").text == "\n".join(lines)
