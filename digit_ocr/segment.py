@@ -18,6 +18,9 @@ SPECK_SHARE = 0.1
 #: box's half perimeter) is an outline, a frame or a box, not a character (a character's strokes
 #: are a twentieth of its height or more): it does not set the character height.
 OUTLINE = 0.045
+#: A line of one or two marks beside lines of text: its marks are this many times as tall as
+#: the text's characters (at least, at most), or it is clutter.
+SHORT_LINE = (0.7, 1.4)
 #: Nothing shorter than this many pixels is read as a digit: specks and dust, not characters
 #: (the reader works on small crops enlarged, so real digits are taller).
 MIN_CHAR_PX = 8
@@ -716,6 +719,16 @@ def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[Segment
         # far thinner than a character's of its size, is a piece of a frame or of a line drawn
         # across the page (a "1", a "7", a "0").
         result = [line for line in result if len(line.items) > 1 or not _hairline(line.items[0])]
+    text = [c.h for line in result if len(line.items) >= 3 for c in line.items]
+    if text:
+        # Beside lines of text, a line of one or two marks much taller or smaller than its
+        # characters is clutter (the corner of a frame, a piece of a line), not a short number.
+        h = _median(sorted(text))
+        result = [
+            line
+            for line in result
+            if len(line.items) >= 3 or all(SHORT_LINE[0] * h <= c.h <= SHORT_LINE[1] * h for c in line.items)
+        ]
     return result
 
 

@@ -309,7 +309,7 @@ def test_strokes_crossing_ruled_lines_are_not_box_sides() -> None:
 
 #: Photos drawn by the batch benchmark (bench/batch_bench.py, which knows their digits) that
 #: earlier versions misread: a white label of bold print among coloured frames and lines.
-BENCH_PHOTOS = [1, 6, 8, 30, 38, 120, 148]
+BENCH_PHOTOS = [1, 6, 8, 30, 32, 35, 36, 38, 47, 120, 148]
 
 
 @pytest.mark.parametrize("index", BENCH_PHOTOS)
