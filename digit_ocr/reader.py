@@ -245,7 +245,9 @@ def _read_sizes(
     texts: TextRegions | None = None,
 ) -> list[Line]:
     """The reading of a page's ``view`` (reduced ``f`` times), else of the page at full size;
-    of its text regions alone when ``texts`` are given."""
+    of its text regions alone when ``texts`` are given, in the polarities they show."""
+    if texts is not None:
+        pols = texts.polarities(pols)
     if f > 1.0:
         at_view = (lambda inv: texts.ink(view, f, inv)) if texts is not None else None
         lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop, at_view)

@@ -169,6 +169,12 @@ class TextRegions:
             self._found[inverted] = find_regions(ink, char_h) if known and ink is not None else None
         return self._found[inverted]
 
+    def polarities(self, pols: list[bool]) -> list[bool]:
+        """The polarities worth reading: where some of ``pols`` show lines of characters on the
+        probe and others do not, only those (the others' ink is the paper around the text, or
+        blobs); else all of them."""
+        return [inv for inv in pols if self.regions(inv) is not None] or pols
+
     def ink(self, image: np.ndarray, f: float, inverted: bool) -> tuple[np.ndarray, tuple[int, int]] | None:
         """:func:`region_ink` of ``image``, the page reduced ``f`` times (1: as the probe was made
         from it); None when the regions cannot be told."""

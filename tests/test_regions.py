@@ -141,3 +141,20 @@ def test_a_region_is_flattened_against_its_part_of_the_page_background() -> None
     assert np.abs(part.level.astype(int) - whole.astype(int)).max() <= 1
     sub = gray[120:260, 200:390]
     assert np.abs(flatten(sub, part.level).astype(int) - flatten(gray, bg.level)[120:260, 200:390]).max() <= 3
+
+
+@pytest.mark.parametrize("index", [6, 58])
+def test_the_polarity_whose_probe_shows_no_lines_of_characters_is_not_read(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both polarities are worth trying on these photos (dark print on a white label in a dark
+    scene), but only one shows lines of characters: the other's ink is the label itself."""
+    data, truth = _bench_photo(index)
+    readings: list[float] = []
+    score = reader.reading_score
+    monkeypatch.setattr(reader, "reading_score", lambda lines: readings.append(score(lines)) or readings[-1])
+    assert read_image(data, engine="model").text == truth
+    assert len(readings) == 1
+    readings.clear()
+    assert _whole_page(data, monkeypatch).text == truth
+    assert len(readings) == 2, "the whole page is read in both polarities"
