@@ -54,11 +54,12 @@ def channel_min(img: np.ndarray) -> np.ndarray:
     """The darkest of the first three channels of each pixel.
 
     Seen as one row of ``3 * width`` bytes, a 1x3 erosion puts the minimum of each pixel's
-    three channels on its middle byte: several times faster than splitting the channels.
+    three channels on its middle byte, which ``cv2.extractChannel`` gathers: several times
+    faster than splitting the channels.
     """
     h, w = img.shape[:2]
     bgr = np.ascontiguousarray(img[:, :, :3]).reshape(h, 3 * w)
-    return np.ascontiguousarray(cv2.erode(bgr, np.ones((1, 3), np.uint8))[:, 1::3])
+    return cv2.extractChannel(cv2.erode(bgr, np.ones((1, 3), np.uint8)).reshape(h, w, 3), 1)
 
 
 def _contrast(sample: np.ndarray) -> float:
