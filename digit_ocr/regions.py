@@ -42,10 +42,12 @@ MIN_HEIGHT = 0.4
 MAX_HEIGHT = 2.6
 #: Seeds overlapping in rows and at most this many character heights apart are one line.
 LINE_GAP = 2.0
-#: A seed alone on its line and no wider than this share of its height seeds nothing when
-#: another line holds three seeds or more: it is a piece of a frame or of a line drawn across
-#: the scene (broken where something crosses it), not a "1".
+#: Beside lines of three seeds or more (text), a seed alone on its line seeds nothing when it
+#: is no wider than LONE_STROKE of its height, or no wider than LONE_WIDTH of it and not as
+#: high as the text's seeds, within LONE_HEIGHT (see :func:`_clutter`).
 LONE_STROKE = 0.35
+LONE_WIDTH = 1.2
+LONE_HEIGHT = (0.8, 1.25)
 #: A region is a line grown by this many character heights across and down.
 MARGIN_X = 1.5
 MARGIN_Y = 0.8
@@ -101,32 +103,44 @@ def find_regions(ink: np.ndarray, char_h: float) -> list[Region] | None:
         return None
     seeds = sorted(zip(x[seed].tolist(), y[seed].tolist(), (x + w)[seed].tolist(), (y + h)[seed].tolist()))
     lines = _chain(seeds, LINE_GAP * char_h)
-    if any(n >= 3 for _, n in lines):
-        lines = [(b, n) for b, n in lines if n > 1 or b[2] - b[0] > LONE_STROKE * (b[3] - b[1])]
+    text = sorted(h for _, hs in lines if len(hs) >= 3 for h in hs)
+    if text:
+        lines = [(b, hs) for b, hs in lines if len(hs) > 1 or not _clutter(b, text[len(text) // 2])]
     H, W = ink.shape
     mx, my = int(np.ceil(MARGIN_X * char_h)), int(np.ceil(MARGIN_Y * char_h))
     grown = [Region(max(0, a - mx), max(0, b - my), min(W, c + mx), min(H, d + my), [(a, b, c, d)])
-             for (a, b, c, d), _ in lines]  # fmt: skip
+             for (a, b, c, d), _hs in lines]  # fmt: skip
     regions = _merged(grown)
     if not regions or len(regions) > MAX_REGIONS or sum(r.area for r in regions) > MAX_SHARE * H * W:
         return None
     return sorted(regions, key=lambda r: r.y0)
 
 
-def _chain(seeds: list[Box], gap: float) -> list[tuple[Box, int]]:
+def _chain(seeds: list[Box], gap: float) -> list[tuple[Box, list[int]]]:
     """Seeds (sorted left to right) chained into lines: each joins the first line that overlaps
     it by 30% of the lower one's height and ends at most ``gap`` before it. Each line's box and
-    number of seeds."""
-    lines: list[list[int]] = []
+    the heights of its seeds."""
+    lines: list[tuple[list[int], list[int]]] = []
     for a, b, c, d in seeds:
-        for line in lines:
-            overlap = min(d, line[3]) - max(b, line[1])
-            if overlap >= 0.3 * min(d - b, line[3] - line[1]) and a - line[2] <= gap:
-                line[:] = [min(line[0], a), min(line[1], b), max(line[2], c), max(line[3], d), line[4] + 1]
+        for box, heights in lines:
+            overlap = min(d, box[3]) - max(b, box[1])
+            if overlap >= 0.3 * min(d - b, box[3] - box[1]) and a - box[2] <= gap:
+                box[:] = [min(box[0], a), min(box[1], b), max(box[2], c), max(box[3], d)]
+                heights.append(d - b)
                 break
         else:
-            lines.append([a, b, c, d, 1])
-    return [((a, b, c, d), n) for a, b, c, d, n in lines]
+            lines.append(([a, b, c, d], [d - b]))
+    return [((box[0], box[1], box[2], box[3]), heights) for box, heights in lines]
+
+
+def _clutter(box: Box, text_h: float) -> bool:
+    """Whether a seed alone on its line, beside lines of text whose characters are ``text_h``
+    high, is a piece of clutter: a thin stroke (a piece of a frame or of a line drawn across the
+    scene, broken where something crosses it, not a "1"), or a mark of one character's width
+    but not of the text's height (a frame's corner, a small box)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    low, high = LONE_HEIGHT
+    return w <= LONE_STROKE * h or (w <= LONE_WIDTH * h and not low <= h / text_h <= high)
 
 
 def _merged(regions: list[Region]) -> list[Region]:

@@ -118,17 +118,20 @@ def test_a_weak_reading_of_the_regions_is_read_again_whole(monkeypatch: pytest.M
     assert read_image(data, engine="model").text == truth
 
 
-def test_regions_hold_the_lines_of_characters_not_a_lone_stroke_nor_a_frame() -> None:
+def test_regions_hold_the_lines_of_characters_not_pieces_of_clutter() -> None:
     ink = np.zeros((240, 320), np.uint8)
     for k, x in enumerate(range(40, 160, 16)):  # a line of eight characters, 14 high
         cv2.rectangle(ink, (x, 100), (x + 9, 114), 255, 2 + k % 2)
-    cv2.line(ink, (280, 30), (280, 44), 255, 2)  # a piece of a line, character-high
-    cv2.rectangle(ink, (20, 160), (300, 230), 255, 1)  # a frame
+    cv2.rectangle(ink, (250, 180), (259, 194), 255, 2)  # a character alone, as high
+    cv2.line(ink, (280, 30), (280, 44), 255, 2)  # a piece of a line, as high
+    cv2.rectangle(ink, (200, 30), (206, 38), 255, 2)  # a small box, lower
+    cv2.rectangle(ink, (10, 140), (300, 230), 255, 1)  # a frame
     found = regions.find_regions(ink, 15.0)
-    assert found is not None and len(found) == 1
-    r = found[0]
-    assert r.x0 <= 40 and r.x1 >= 160 and r.y0 <= 100 and r.y1 >= 115
-    assert r.x1 < 280 and r.y1 < 160, "neither the stroke nor the frame seeds a region"
+    assert found is not None and len(found) == 2
+    line, alone = found
+    assert line.x0 <= 40 and line.x1 >= 160 and line.y0 <= 100 and line.y1 >= 115
+    assert alone.x0 <= 250 and alone.x1 >= 260 and alone.y0 <= 180 and alone.y1 >= 195
+    assert line.y0 > 44 and line.x1 < 200, "neither the stroke nor the box seeds a region"
 
 
 def test_a_region_is_flattened_against_its_part_of_the_page_background() -> None:
