@@ -214,7 +214,7 @@ class ReadOptions:
     model: Any = None
     timeout: float = 10.0
     review: bool = False
-    #: OpenCV threads per worker: 1 when several workers share the cores (None: OpenCV's default).
+    #: OpenCV threads per worker (None: OpenCV's default).
     cv_threads: int | None = None
 
 
@@ -889,8 +889,9 @@ def run_batch(
             tesseract.version()  # fails fast without a usable tesseract
         # Local workers load the model file themselves, once per process; remote ones get it sent.
         model_arg = loaded if client is not None else (None if model is None else str(model))
-        cv_threads = None if n_jobs == 1 and client is None else 1
-        options = ReadOptions(engine, model_arg, timeout, review is not None, cv_threads)
+        # One OpenCV thread per worker, --jobs 1 too: a page's operations are too small for
+        # OpenCV's threads to pay for their hand-offs (wall time and CPU both grow with them).
+        options = ReadOptions(engine, model_arg, timeout, review is not None, cv_threads=1)
         exclude = [output] + ([review] if review is not None else [])
         writer = ResultWriter(output, fmt, resume=resume, overwrite=overwrite)
         try:

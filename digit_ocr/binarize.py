@@ -54,11 +54,12 @@ def channel_min(img: np.ndarray) -> np.ndarray:
     """The darkest of the first three channels of each pixel.
 
     Seen as one row of ``3 * width`` bytes, a 1x3 erosion puts the minimum of each pixel's
-    three channels on its middle byte: several times faster than splitting the channels.
+    three channels on its middle byte, which ``cv2.extractChannel`` gathers: several times
+    faster than splitting the channels.
     """
     h, w = img.shape[:2]
     bgr = np.ascontiguousarray(img[:, :, :3]).reshape(h, 3 * w)
-    return np.ascontiguousarray(cv2.erode(bgr, np.ones((1, 3), np.uint8))[:, 1::3])
+    return cv2.extractChannel(cv2.erode(bgr, np.ones((1, 3), np.uint8)).reshape(h, w, 3), 1)
 
 
 def _contrast(sample: np.ndarray) -> float:
@@ -234,6 +235,21 @@ def binarize(
     too, where the median is ink, not paper; a crop is too small for deep shadows, so no
     background is taken for much darker than its paper (:data:`PAPER_FLOOR`).
     """
+    gray, flat, inverted = flattened(img, inverted, bg, crop)
+    lo, hi = ink_range(flat[::3, ::3])
+    spread = float(hi - lo)
+    if spread < MIN_SPREAD:
+        return Binarized(np.zeros_like(flat), gray, inverted)
+    if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
+        flat = stretched(flat, lo)
+    return Binarized(threshold(flat, edge_otsu(flat)), gray, inverted)
+
+
+def flattened(
+    img: np.ndarray, inverted: bool | None = None, bg: Background | None = None, crop: bool = False
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The first steps of :func:`binarize`: the grayscale image with its ink made dark and
+    smoothed, the same with the background divided out (:func:`flatten`), and the polarity."""
     gray = to_gray(img)
     if inverted is None:
         inverted = polarities(gray, bg)[0]
@@ -246,20 +262,28 @@ def binarize(
     if crop:
         paper = percentiles_u8(gray[::2, ::2], (90,))[0]
         level = np.maximum(level if level is not None else _level(gray), np.uint8(int(PAPER_FLOOR * paper)))
-    flat = flatten(gray, level)
-    lo, hi = ink_range(flat[::3, ::3])
-    spread = float(hi - lo)
-    if spread < MIN_SPREAD:
-        return Binarized(np.zeros_like(flat), gray, inverted)
-    if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
-        flat = np.clip((flat.astype(np.float32) - lo) * (255.0 / (255.0 - lo)), 0, 255).astype(np.uint8)
-    thr = edge_otsu(flat)
-    block = max(15, int(min(flat.shape) / 10) | 1)
+    return gray, flatten(gray, level), inverted
+
+
+def stretched(flat: np.ndarray, lo: float) -> np.ndarray:
+    """A flattened page of low contrast (a faint LCD, a washed-out photo) with its ink's level
+    ``lo`` made black: the ink's range stretched to the full range."""
+    return np.clip((flat.astype(np.float32) - lo) * (255.0 / (255.0 - lo)), 0, 255).astype(np.uint8)
+
+
+def threshold(flat: np.ndarray, thr: float, block: int | None = None) -> np.ndarray:
+    """The ink mask (255 = ink) of a flattened page: pixels under the page-wide threshold
+    ``thr`` that are darker than their surroundings (a window of ``block`` pixels a side, by
+    default a tenth of the image's shorter side), or far under ``thr``. The local test keeps
+    paper texture near the threshold out."""
+    block = block or local_block(flat.shape)
     local = cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
-    # Ink passes the page-wide threshold and is darker than its surroundings (or far
-    # below the threshold): this keeps paper texture near the threshold out.
-    ink = cv2.bitwise_and(_below(flat, thr), cv2.bitwise_or(local, _below(flat, thr - 30)))
-    return Binarized(ink, gray, inverted)
+    return cv2.bitwise_and(_below(flat, thr), cv2.bitwise_or(local, _below(flat, thr - 30)))
+
+
+def local_block(shape: tuple[int, ...]) -> int:
+    """The window of :func:`threshold`'s local test for a page of this shape (odd, at least 15)."""
+    return max(15, int(min(shape[:2]) / 10) | 1)
 
 
 #: The ink's level is the darkest that at least this share of the pixels reach, and at least

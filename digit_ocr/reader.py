@@ -16,6 +16,7 @@ from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
+from .regions import Probe, TextRegions
 from .result import Digit, Line, Reading
 from .segment import Candidate, SegmentLine, character_height, segment
 
@@ -42,6 +43,9 @@ TARGET_CHAR_H = 40
 MIN_REDUCTION = 0.8
 #: The character height is judged on a copy reduced by a whole factor to about this long side.
 PROBE_SIDE = 320
+#: Read only the regions of a page that hold text, where the probe tells them apart
+#: (:mod:`digit_ocr.regions`); False reads every page whole.
+READ_REGIONS = True
 
 _models: dict[str, Model] = {}
 
@@ -67,11 +71,15 @@ def _work_image(loaded: LoadedImage) -> tuple[np.ndarray, float]:
     return img, loaded.scale / f
 
 
-def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+def _to_original(
+    box: tuple[int, int, int, int], scale: float, origin: tuple[int, int] = (0, 0)
+) -> tuple[int, int, int, int]:
+    """A box of the image worked on (of a part of it whose corner is at ``origin``) in the
+    original image's pixels."""
     x, y, w, h = box
     return (
-        int(round(x * scale)),
-        int(round(y * scale)),
+        int(round((x + origin[0]) * scale)),
+        int(round((y + origin[1]) * scale)),
         max(1, int(round(w * scale))),
         max(1, int(round(h * scale))),
     )
@@ -85,7 +93,7 @@ def _shrink(gray: np.ndarray, k: int) -> np.ndarray:
 
 
 def model_view(
-    gray: np.ndarray,
+    gray: np.ndarray, found: list[Probe] | None = None
 ) -> tuple[np.ndarray, float, list[bool], Background, dict[bool, Binarized], dict[bool, float]]:
     """The grayscale image the model path works on, the factor from it back to ``gray``, the
     polarities to try and the page's background; for a reduced page also the binarizations
@@ -97,7 +105,8 @@ def model_view(
     When the height cannot be told (no character-like marks on the copy: small print, a blank
     or noisy page) the page is read as it is. The smallest estimate over the polarities
     counts, so that a wrong polarity's large blobs never shrink a page. The polarities and the
-    background are worked out once, on the probe when there is one.
+    background are worked out once, on the probe when there is one. ``found``, when given,
+    receives the :class:`~digit_ocr.regions.Probe` when every polarity's height could be told.
     """
     h, w = gray.shape
     kp = min(max(h, w) // PROBE_SIDE, min(h, w) // 32)  # a strip keeps 32 pixels across
@@ -115,6 +124,8 @@ def model_view(
         if char_h is None:
             return gray, 1.0, pols, bg, {}, {}
         heights[inverted] = char_h * kp
+    if found is not None:
+        found.append(Probe(kp, {i: b.ink for i, b in done.items()}, {i: h / kp for i, h in heights.items()}))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
         return gray, 1.0, pols, bg, {}, {}
@@ -150,9 +161,12 @@ def _read_polarities(
     done: dict[bool, Binarized],
     expected: dict[bool, float],
     crop: bool = False,
+    texts: Callable[[bool], tuple[np.ndarray, tuple[int, int]] | None] | None = None,
 ) -> list[Line] | None:
     """The best reading over the polarities ``pols``; None when the best one, on a reduced page
-    (``expected`` character heights given), did not segment as expected and is weak."""
+    (``expected`` character heights given), did not segment as expected and is weak. ``texts``:
+    the ink of the page's text regions alone and where it lies, by polarity (None: read the
+    whole page)."""
     best: list[Line] = []
     best_score = float("-inf")
     best_ok = True
@@ -160,18 +174,21 @@ def _read_polarities(
         if best_score >= CLEAR_READING:
             break  # the other polarity reads noise, if anything: it never beats a clear reading
         for floor in (True, False) if crop else (False,):
-            if inverted in done and not floor:
-                ink = done[inverted].ink
+            found = texts(inverted) if texts is not None and not floor else None
+            if found is not None:
+                ink, origin = found
+            elif inverted in done and not floor:
+                ink, origin = done[inverted].ink, (0, 0)
             else:
-                ink = binarize(gray, inverted, bg, floor).ink
+                ink, origin = binarize(gray, inverted, bg, floor).ink, (0, 0)
             heights: list[float] = []
-            lines = _classify_lines(segment(ink, heights), model, scale)
+            lines = _classify_lines(segment(ink, heights, gray.shape[0]), model, scale, origin)
             score = reading_score(lines)
             if score > best_score:
                 best, best_score = lines, score
                 if expected:
                     want, got = expected[inverted], heights[-1] if heights else 0.0
-                    fallback = any(h >= gray.shape[0] for h in heights)  # nothing looked like a character
+                    fallback = any(h >= ink.shape[0] for h in heights)  # nothing looked like a character
                     best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
     if not best_ok:
         confidences = [d.confidence for line in best for d in line.digits]
@@ -195,19 +212,55 @@ def reading_score(lines: list[Line]) -> float:
 def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
-    A page with large characters is read reduced (:func:`model_view`), and again at full size
-    when the reduced page does not segment as its character height promised and the reading
-    is weak. When the polarity is unclear both are read; a small crop (``crop``: enlarged to
-    be worked on) is read with and without its paper floor (see :func:`binarize`); the most
-    plausible reading (:func:`reading_score`) wins.
+    Where the probe of :func:`model_view` tells the page's text regions apart, they alone are
+    read (:mod:`digit_ocr.regions`); the whole page is read when they cannot be told or their
+    reading is weak. A page with large characters is read reduced (:func:`model_view`), and
+    again at full size when the reduced page does not segment as its character height promised
+    and the reading is weak. When the polarity is unclear both are read; a small crop (``crop``:
+    enlarged to be worked on) is read with and without its paper floor (see :func:`binarize`);
+    the most plausible reading (:func:`reading_score`) wins.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
-    view, f, pols, bg, done, expected = model_view(gray)
+    probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
+    view, f, pols, bg, done, expected = model_view(gray, probe)
+    if probe and READ_REGIONS:
+        texts = TextRegions(probe[0], bg)
+        lines = _read_sizes(gray, view, f, pols, model, scale, bg, done, expected, crop, texts)
+        if not texts.used or not _weak(lines):
+            return lines
+    return _read_sizes(gray, view, f, pols, model, scale, bg, done, expected, crop)
+
+
+def _read_sizes(
+    gray: np.ndarray,
+    view: np.ndarray,
+    f: float,
+    pols: list[bool],
+    model: Model,
+    scale: float,
+    bg: Background,
+    done: dict[bool, Binarized],
+    expected: dict[bool, float],
+    crop: bool,
+    texts: TextRegions | None = None,
+) -> list[Line]:
+    """The reading of a page's ``view`` (reduced ``f`` times), else of the page at full size;
+    of its text regions alone when ``texts`` are given, in the polarities they show."""
+    if texts is not None:
+        pols = texts.polarities(pols)
     if f > 1.0:
-        lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop)
+        at_view = (lambda inv: texts.ink(view, f, inv)) if texts is not None else None
+        lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop, at_view)
         if lines is not None:
             return lines
-    return _read_polarities(gray, pols, model, scale, bg, {}, {}, crop) or []
+    at_full = (lambda inv: texts.ink(gray, 1.0, inv)) if texts is not None else None
+    return _read_polarities(gray, pols, model, scale, bg, {}, {}, crop, at_full) or []
+
+
+def _weak(lines: list[Line]) -> bool:
+    """Whether a reading found no digit, or only unsure ones on average."""
+    confidences = [d.confidence for line in lines for d in line.digits]
+    return not confidences or sum(confidences) / len(confidences) < LOW_CONFIDENCE
 
 
 def _rejected(p: Prediction) -> bool:
@@ -237,8 +290,11 @@ def _best_cut(c: Candidate, pred: Callable[[Candidate], Prediction]) -> list[Can
     return options[int(np.argmax(scores))]
 
 
-def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[Line]:
-    """Classify every candidate (each way of cutting a wide one too) and keep the digits."""
+def _classify_lines(
+    seg: list[SegmentLine], model: Model, scale: float, origin: tuple[int, int] = (0, 0)
+) -> list[Line]:
+    """Classify every candidate (each way of cutting a wide one too) and keep the digits
+    (``origin``: where the segmented image lies in the image worked on)."""
     cands = [c for line in seg for c in line.items]
     pieces = [
         q for c in cands for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []))
@@ -274,7 +330,7 @@ def _classify_lines(seg: list[SegmentLine], model: Model, scale: float) -> list[
                 Digit(
                     p.digit,
                     p.confidence,
-                    _to_original(piece.box, scale),
+                    _to_original(piece.box, scale, origin),
                     "model",
                     p.runner_up,
                     p.runner_up_confidence,

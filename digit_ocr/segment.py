@@ -262,20 +262,22 @@ LINE_WOBBLE = 2
 MAX_LINE_SHARE = 0.25
 
 
-def remove_long_lines(ink: np.ndarray) -> np.ndarray:
+def remove_long_lines(ink: np.ndarray, page_height: int | None = None) -> np.ndarray:
     """Erase horizontal lines longer than :data:`LONG_LINE` image heights (a form's baseline,
     an underline touching the digits above it, a bright band along a display's edge).
 
     Unlike :func:`remove_rulings` this needs no character height, which such a line, joining
     all the characters into one mark, would spoil. Only the line's own rows are erased, column
     by column along its course, so that strokes touching or crossing it keep what lies off it.
-    Returns ``ink`` itself when there is no such line.
+    Returns ``ink`` itself when there is no such line. ``page_height``: the height of the page
+    when ``ink`` is a part of it (lines are as long as the page's are).
     """
     H, W = ink.shape
-    length = int(LONG_LINE * H)
+    page_h = page_height or H
+    length = int(LONG_LINE * page_h)
     if length >= W or length < 20 or _ink_counts(ink, 1).max() < length // 2:
         return ink
-    gap = max(3, H // 20)  # a dashed or broken line is still one line
+    gap = max(3, page_h // 20)  # a dashed or broken line is still one line
     near = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 2 * LINE_WOBBLE + 1)))
     band = cv2.morphologyEx(near, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
     if not cv2.countNonZero(band):
@@ -293,7 +295,7 @@ def remove_long_lines(ink: np.ndarray) -> np.ndarray:
         bot = np.where(filled, np.where(region, rows, -1).max(axis=0) + 1, 0)
         runs = bot - top
         thick = float(np.percentile(runs[filled], 25))  # most columns may hold a character too
-        if thick > MAX_LINE_SHARE * H:
+        if thick > MAX_LINE_SHARE * page_h:
             continue  # a row of touching characters, not a line
         # The line's course from the columns where nothing else touches it.
         clean = filled & (runs <= thick + max(2.0, 0.2 * thick))
@@ -612,15 +614,17 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
-def segment(ink: np.ndarray, heights: list[float] | None = None) -> list[SegmentLine]:
+def segment(
+    ink: np.ndarray, heights: list[float] | None = None, page_height: int | None = None
+) -> list[SegmentLine]:
     """Find the digit candidates of an ink mask (255 = ink), as text lines in reading order.
 
     ``heights``, when given, receives each estimate of the character height made on the way
     (of the marks as found, after joining pieces, after dropping specks): the reader checks
-    them on a reduced page.
+    them on a reduced page. ``page_height``: the height of the page when ``ink`` is a part of it.
     """
     H, W = ink.shape
-    ink = remove_long_lines(ink)
+    ink = remove_long_lines(ink, page_height)
     ink_labels, parts = _components(ink)
     if not parts:
         return []
