@@ -45,7 +45,12 @@ def spline(rng: np.random.Generator, pts: list[tuple[float, float]], jitter: flo
     """A smooth stroke through key points (a Catmull-Rom spline, ``n`` points per span), each key
     point first moved by a random offset of about ``jitter``: no two strokes of a form alike."""
     p = np.array(pts, np.float64) + rng.normal(0.0, jitter, (len(pts), 2))
-    ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    return catmull_rom(np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]]), n)
+
+
+def catmull_rom(ext: np.ndarray, n: int) -> np.ndarray:
+    """The uniform Catmull-Rom curve through ``ext[1:-1]`` (``ext[0]`` and ``ext[-1]`` only shape
+    its ends), ``n`` points per span."""
     t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
     out = []
     for i in range(1, len(ext) - 2):
@@ -59,7 +64,7 @@ def spline(rng: np.random.Generator, pts: list[tuple[float, float]], jitter: flo
                 + (3 * p1 - p0 - 3 * p2 + p3) * t**3
             )
         )
-    out.append(p[-1:])
+    out.append(ext[-2:-1])
     return np.vstack(out)
 
 

@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from digit_ocr import synth  # noqa: E402
+from digit_ocr.handwriting import catmull_rom  # noqa: E402
 
 OUT = ROOT / "samples"
 MAX_BYTES = 150_000
@@ -221,26 +222,6 @@ _STROKES: dict[str, list[tuple[bool, list[tuple[float, float]]]]] = {
 # fmt: on
 
 
-def _catmull_rom(pts: np.ndarray, per_seg: int = 12) -> np.ndarray:
-    """A smooth curve through the points (uniform Catmull-Rom spline, end points repeated)."""
-    p = np.vstack([pts[:1], pts, pts[-1:]])
-    t = np.linspace(0, 1, per_seg, endpoint=False)[:, None]
-    out = []
-    for i in range(1, len(p) - 2):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        out.append(
-            0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-            )
-        )
-    out.append(p[-2:-1])
-    return np.vstack(out)
-
-
 def pen_alpha(
     h: int, w: int, lines: list[str], x: int, y: int, height: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -263,7 +244,7 @@ def pen_alpha(
             for smooth, pts in _STROKES[ch]:
                 p = np.array(pts, np.float64) + rng.normal(0, 0.025, (len(pts), 2))
                 if smooth:
-                    p = _catmull_rom(p)
+                    p = catmull_rom(np.vstack([p[:1], p, p[-1:]]), 12)
                 px = (p[:, 0] - 0.5) * ww + slant * (0.5 - p[:, 1]) * hh
                 py = (p[:, 1] - 0.5) * hh
                 rx = px * math.cos(ang) - py * math.sin(ang) + cx + ww / 2
