@@ -161,7 +161,8 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     Agreement raises the confidence; on disagreement the engine with the higher calibrated
     confidence wins (Tesseract only over a digit the model is unsure of), with a confidence
     lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
-    them, on lines where the model read nothing.
+    them, on lines where the model read nothing. Lines of printed text (:func:`is_text`) that
+    Tesseract confirms are taken as Tesseract read them (:func:`_read_as_text`).
     """
     # Lines of printed text that Tesseract confirms are read as it reads them; the rest digit by
     # digit. Where it confirms printed lines with letters, the page is print: all its printed
