@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -92,12 +93,25 @@ def _shrink(gray: np.ndarray, k: int) -> np.ndarray:
     return cv2.resize(gray[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
 
-def model_view(
-    gray: np.ndarray, found: list[Probe] | None = None
-) -> tuple[np.ndarray, float, list[bool], Background, dict[bool, Binarized], dict[bool, float]]:
+class View(NamedTuple):
+    """What :func:`model_view` works out about a page."""
+
+    #: The grayscale image the model path works on and the factor from it back to the page.
+    view: np.ndarray
+    f: float
+    #: The polarities to try, and the page's background.
+    pols: list[bool]
+    bg: Background
+    #: On a reduced page: the binarizations already made of it, and the character height
+    #: expected on it, by polarity.
+    done: dict[bool, Binarized]
+    expected: dict[bool, float]
+
+
+def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
     """The grayscale image the model path works on, the factor from it back to ``gray``, the
     polarities to try and the page's background; for a reduced page also the binarizations
-    already made of it and the character height expected on it, by polarity.
+    already made of it and the character height expected on it, by polarity (a :class:`View`).
 
     The working resolution follows the content, not the file: the typical character height is
     measured on a copy reduced by a whole factor to about :data:`PROBE_SIDE` pixels, and the
@@ -112,7 +126,7 @@ def model_view(
     kp = min(max(h, w) // PROBE_SIDE, min(h, w) // 32)  # a strip keeps 32 pixels across
     if kp < 2:
         bg = background(gray)
-        return gray, 1.0, polarities(gray, bg), bg, {}, {}
+        return View(gray, 1.0, polarities(gray, bg), bg, {}, {})
     probe = _shrink(gray, kp)
     bg = background(probe)
     pols = polarities(probe, bg)
@@ -122,21 +136,21 @@ def model_view(
         done[inverted] = binarize(probe, inverted, bg)
         char_h = character_height(done[inverted].ink)
         if char_h is None:
-            return gray, 1.0, pols, bg, {}, {}
+            return View(gray, 1.0, pols, bg, {}, {})
         heights[inverted] = char_h * kp
     if found is not None:
         found.append(Probe(kp, {i: b.ink for i, b in done.items()}, {i: h / kp for i, h in heights.items()}))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
-        return gray, 1.0, pols, bg, {}, {}
+        return View(gray, 1.0, pols, bg, {}, {})
     if f <= 1.0 / kp:  # the probe already has characters of at least the target height
-        return probe, float(kp), pols, bg, done, {inv: ch / kp for inv, ch in heights.items()}
+        return View(probe, float(kp), pols, bg, done, {inv: ch / kp for inv, ch in heights.items()})
     # Pixel means over whole blocks (fast), then a bilinear step of less than 2x for the rest:
     # a fraction of the time of an area resize by an arbitrary factor.
     k = int(1.0 / f)
     view = _shrink(gray, k) if k > 1 else gray
     view = cv2.resize(view, None, fx=f * k, fy=f * k, interpolation=cv2.INTER_LINEAR)
-    return view, 1.0 / f, pols, bg, {}, {inv: ch * f for inv, ch in heights.items()}
+    return View(view, 1.0 / f, pols, bg, {}, {inv: ch * f for inv, ch in heights.items()})
 
 
 #: A reading scoring at least this much (:func:`reading_score`: a few confident digits of even
@@ -190,12 +204,8 @@ def _read_polarities(
                     want, got = expected[inverted], heights[-1] if heights else 0.0
                     fallback = any(h >= ink.shape[0] for h in heights)  # nothing looked like a character
                     best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
-    if not best_ok:
-        confidences = [d.confidence for line in best for d in line.digits]
-        if confidences and sum(confidences) / len(confidences) >= LOW_CONFIDENCE:
-            return best  # a confident reading stands: reading at full size seldom does better
-        return None
-    return best
+    # A confident reading stands even so: reading at full size seldom does better.
+    return best if best_ok or not _weak(best) else None
 
 
 def reading_score(lines: list[Line]) -> float:
@@ -222,30 +232,21 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = 
     """
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
-    view, f, pols, bg, done, expected = model_view(gray, probe)
+    v = model_view(gray, probe)
     if probe and READ_REGIONS:
-        texts = TextRegions(probe[0], bg)
-        lines = _read_sizes(gray, view, f, pols, model, scale, bg, done, expected, crop, texts)
+        texts = TextRegions(probe[0], v.bg)
+        lines = _read_sizes(gray, v, model, scale, crop, texts)
         if not texts.used or not _weak(lines):
             return lines
-    return _read_sizes(gray, view, f, pols, model, scale, bg, done, expected, crop)
+    return _read_sizes(gray, v, model, scale, crop)
 
 
 def _read_sizes(
-    gray: np.ndarray,
-    view: np.ndarray,
-    f: float,
-    pols: list[bool],
-    model: Model,
-    scale: float,
-    bg: Background,
-    done: dict[bool, Binarized],
-    expected: dict[bool, float],
-    crop: bool,
-    texts: TextRegions | None = None,
+    gray: np.ndarray, v: View, model: Model, scale: float, crop: bool, texts: TextRegions | None = None
 ) -> list[Line]:
-    """The reading of a page's ``view`` (reduced ``f`` times), else of the page at full size;
-    of its text regions alone when ``texts`` are given, in the polarities they show."""
+    """The reading of the page's working ``v.view`` (reduced ``v.f`` times), else of the page at
+    full size; of its text regions alone when ``texts`` are given, in the polarities they show."""
+    view, f, pols, bg, done, expected = v
     if texts is not None:
         pols = texts.polarities(pols)
     if f > 1.0:
