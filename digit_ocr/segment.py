@@ -123,7 +123,7 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     hs = [
         p.h
         for p in sized
-        if (p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h and p.area >= OUTLINE * p.h * (p.w + p.h))
+        if (p.w <= 3 * p.h and p.area >= 0.08 * p.w * p.h and not _thin(p.area, p.w, p.h))
         or _run(p)
     ]
     if not hs:
@@ -132,6 +132,12 @@ def typical_height(parts: list[_Part], shape: tuple[int, int]) -> float:
     hs.sort()
     least_h = 0.5 * _percentile(hs, 90)
     return _median([h for h in hs if h >= least_h])
+
+
+def _thin(area: int, w: int, h: int) -> bool:
+    """Whether a mark of ``area`` ink pixels in a ``w`` x ``h`` box is drawn in strokes far
+    thinner than a character's of its height (see :data:`OUTLINE`)."""
+    return area < OUTLINE * h * (w + h)
 
 
 def _run(p: _Part) -> bool:
@@ -181,7 +187,7 @@ OUTLINE_SIZE = 4.0
 def _outline(p: _Part, char_h: float) -> bool:
     """Whether a mark is clutter drawn in thin lines: far larger than a character, with strokes
     far thinner than a character's of its size (a frame, a box, a long line across the page)."""
-    return max(p.w, p.h) >= OUTLINE_SIZE * char_h and p.area < OUTLINE * p.h * (p.w + p.h)
+    return max(p.w, p.h) >= OUTLINE_SIZE * char_h and _thin(p.area, p.w, p.h)
 
 
 def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
@@ -697,7 +703,7 @@ def segment(
                 continue
             # A bar shorter or taller than the digits is a stub of a ruling, not a "1"; alone on
             # its line, it must be as tall as the page's characters.
-            alone = len(kept) == 1 and not 0.7 * char_h <= cand.h <= 1.4 * char_h
+            alone = len(kept) == 1 and not SHORT_LINE[0] * char_h <= cand.h <= SHORT_LINE[1] * char_h
             if cand.w < 0.2 * cand.h and (alone or not 0.8 * line_h <= cand.h <= 1.25 * line_h):
                 continue
             core = _core(labels[p.y0 : p.y1, p.x0 : p.x1], p)
@@ -738,7 +744,7 @@ def segment(
 
 def _hairline(c: Candidate) -> bool:
     """Whether a candidate's strokes are far thinner than a character's of its height."""
-    return int(np.count_nonzero(c.ink)) < OUTLINE * c.h * (c.w + c.h)
+    return _thin(int(np.count_nonzero(c.ink)), c.w, c.h)
 
 
 def _solid(ink: np.ndarray) -> bool:
