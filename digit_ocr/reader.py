@@ -413,7 +413,7 @@ def read_image(
         raise BadArgumentsError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
     t0 = time.perf_counter()
     timing: dict[str, float] = {}
-    loaded = open_image(source)
+    loaded = open_image(source, gray=True)  # the reader works on luminance (binarize.to_gray)
     timing["load"] = time.perf_counter() - t0
     path = str(source) if isinstance(source, (str, Path, os.PathLike)) else None
     width, height = loaded.original_size

@@ -12,8 +12,6 @@ from digit_ocr import read_image, reader
 from digit_ocr.binarize import (
     _flat_values,
     background,
-    channel_min,
-    every_4th,
     flatten,
     percentiles_u8,
     polarities,
@@ -83,19 +81,6 @@ def test_short_list_percentile_and_median_equal_numpy() -> None:
         hs = sorted(int(v) for v in rng.integers(1, 400, int(rng.integers(1, 60))))
         assert _percentile(hs, 90) == float(np.percentile(np.array(hs, float), 90))
         assert _median(hs) == float(np.median(np.array(hs, float)))
-
-
-@pytest.mark.parametrize("channels", [3, 4])
-def test_channel_min_equals_numpy_min(channels: int) -> None:
-    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
-    assert img is not None and img.ndim == 3
-    if channels == 4:
-        img = np.dstack([img, np.zeros(img.shape[:2], np.uint8)])  # a 4th channel must not count
-    odd = img[:, :-1]  # an odd width, not contiguous
-    for pixels in (img, odd):
-        got = channel_min(pixels)
-        assert got.shape == pixels.shape[:2]
-        assert np.array_equal(got, pixels[:, :, :3].min(axis=2))
 
 
 def _cut_paths_row_by_row(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray:
@@ -190,19 +175,6 @@ def test_a_clear_reading_spares_the_other_polarity_and_reads_the_same(
     assert fast.to_dict() | {"timing_ms": None} == both.to_dict() | {"timing_ms": None}
     if reads[0] >= reader.CLEAR_READING:
         assert fast_reads == 1  # the other polarity was not read
-
-
-@pytest.mark.parametrize("channels", [3, 4])
-def test_every_4th_equals_strided_slicing(channels: int) -> None:
-    img = cv2.imread(str(SAMPLES / "led_red.jpg"), cv2.IMREAD_COLOR)
-    assert img is not None and img.ndim == 3
-    if channels == 4:
-        img = np.dstack([img, np.full(img.shape[:2], 7, np.uint8)])
-    for dh in range(4):
-        for dw in range(4):  # every remainder of the width and height by 4
-            part = np.ascontiguousarray(img[: img.shape[0] - dh, : img.shape[1] - dw])
-            assert np.array_equal(every_4th(part), part[::4, ::4, :3])
-    assert np.array_equal(every_4th(img[:, 1:]), img[:, 1:][::4, ::4, :3])  # not contiguous
 
 
 def test_percentiles_u8_of_a_strided_image_sample_equal_numpy() -> None:
