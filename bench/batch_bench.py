@@ -11,7 +11,9 @@ same run so that the ratios hold whatever else the machine is doing:
   draws the digits, so it knows them; kept in ``truth.json`` beside the images), so that a
   faster batch can never come from reading less;
 * the floor: decoding every image with ``cv2.imread`` (full size, colour), in 1 process and
-  in 2 processes (each decoding its share; OpenCV limited to one thread per process);
+  in 2 processes (each decoding its share; OpenCV limited to one thread per process); and the
+  same decoding straight to gray, which is all the reader decodes of a JPEG (its luminance),
+  so that the batch is also compared with the least decoding it could do;
 * ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
   whole command, interpreter start-up and model loading included);
 * ``tesseract IMG stdout --psm 6`` per image, 1 at a time and 2 at a time, on a subset of 50;
@@ -224,30 +226,31 @@ def run_batch(folder: Path, out: Path, jobs: int, *extra: str) -> tuple[float, i
     return elapsed, proc.returncode, sampler.main_peak, sampler.tree_peak, children_cpu() - cpu0
 
 
-def _decode_all(paths: list[str]) -> float:
-    """Decode each file; the CPU seconds it took this process."""
+def _decode_all(paths: list[str], flag: int = cv2.IMREAD_COLOR) -> float:
+    """Decode each file (``flag``: colour or gray); the CPU seconds it took this process."""
     cv2.setNumThreads(1)
     c0 = time.process_time()
     for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        img = cv2.imread(p, flag)
         assert img is not None, p
     return time.process_time() - c0
 
 
-def decode_floor(paths: list[Path], processes: int = 1) -> tuple[float, float]:
-    """Wall and CPU seconds to decode every image, split evenly over ``processes`` worker
-    processes (started before the clock)."""
+def decode_floor(paths: list[Path], processes: int = 1, flag: int = cv2.IMREAD_COLOR) -> tuple[float, float]:
+    """Wall and CPU seconds to decode every image (``flag``: colour or gray), split evenly over
+    ``processes`` worker processes (started before the clock)."""
     names = [str(p) for p in paths]
     if processes == 1:
-        _decode_all(names[:5])  # warm the page cache and the codec like the pool does
+        _decode_all(names[:5], flag)  # warm the page cache and the codec like the pool does
         t0 = time.perf_counter()
-        cpu = _decode_all(names)
+        cpu = _decode_all(names, flag)
         return time.perf_counter() - t0, cpu
     shares = [names[k::processes] for k in range(processes)]
+    flags = [flag] * processes
     with ProcessPoolExecutor(processes) as pool:
-        list(pool.map(_decode_all, [share[:5] for share in shares]))  # workers up and warm
+        list(pool.map(_decode_all, [share[:5] for share in shares], flags))  # workers up and warm
         t0 = time.perf_counter()
-        cpu = sum(pool.map(_decode_all, shares))
+        cpu = sum(pool.map(_decode_all, shares, flags))
         return time.perf_counter() - t0, cpu
 
 
@@ -288,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n} images of {W}x{H} in {folder} (drawn in {time.perf_counter() - t0:.1f}s); "
               f"{os.cpu_count()} CPUs", flush=True)
         floor: dict[int, float] = {}
+        gray_floor: dict[int, float] = {}
         batch: dict[int, float] = {}
         tess: dict[int, float] = {}
         acc: dict[int, tuple[float, float]] = {}  # exact share, digit accuracy
@@ -296,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             secs, c = decode_floor(paths, k)
             floor[k], cpu[f"decode floor, {k} process{'es' if k > 1 else ''}"] = n / secs, 1000 * c / n
             print(f"decode floor, {k} process{'es' if k > 1 else ''}: {floor[k]:.1f} images/s", flush=True)
+        for k in (1, 2):
+            secs, c = decode_floor(paths, k, cv2.IMREAD_GRAYSCALE)
+            what = f"gray decode, {k} process{'es' if k > 1 else ''}"
+            gray_floor[k], cpu[what] = n / secs, 1000 * c / n
+            print(f"{what}: {gray_floor[k]:.1f} images/s", flush=True)
         batch_folder = folder
         if sorted(folder.glob("*.jpg")) != paths:  # a kept folder holding more: link just these
             batch_folder = tmp / "these"
@@ -322,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             ratio = f"{batch[k] / tess[k]:15.1f}x" if k in tess else f"{'-':>16}"
             print(f"{k:9d} {floor[k]:13.1f} {batch[k]:9.1f} {t} {batch[k] / floor[k]:11.3f}x {ratio} "
                   f"{acc[k][0]:12.1%} {acc[k][1]:10.1%}")
+        print("against the gray decode (all the reader decodes of a JPEG): "
+              + ", ".join(f"{k} process{'es' if k > 1 else ''} {gray_floor[k]:.1f} images/s, batch/gray "
+                          f"{batch[k] / gray_floor[k]:.3f}x" for k in (1, 2)))
         if 1 in tess:
             print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
                   f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")

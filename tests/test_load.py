@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from digit_ocr import load
 from digit_ocr.errors import ExitCode, UnreadableInputError
 from digit_ocr.load import image_size, load_image, open_image
 
-from .conftest import render
+from .conftest import SAMPLES, render
 
 
 @pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".bmp", ".webp"])
@@ -70,6 +71,20 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     p = tmp_path / "rotated.jpg"
     p.write_bytes(_with_exif_orientation(buf.tobytes(), 6))  # 6 = rotate 90 degrees clockwise
     assert load_image(p).shape[:2] == (200, 60)
+    assert open_image(p, gray=True).image.shape == (200, 60)  # decoded straight to gray: turned too
+
+
+def test_a_jpeg_decoded_gray_is_its_luminance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader decodes JPEGs straight to gray: the luminance of the colour decode, to a level
+    or two (the codec skips the colour planes' upsampling and conversion), at reduced size too."""
+    data = (SAMPLES / "led_red.jpg").read_bytes()
+    colour, gray = open_image(data).image, open_image(data, gray=True).image
+    assert colour.ndim == 3 and gray.ndim == 2 and gray.shape == colour.shape[:2]
+    diff = np.abs(gray.astype(int) - cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(int))
+    assert np.percentile(diff, 99) <= 3
+    monkeypatch.setattr(load, "WORKING_PIXELS", colour.size // 3 // 4)  # so large it is decoded at half size
+    loaded = open_image(data, gray=True)
+    assert loaded.image.shape == (colour.shape[0] // 2, colour.shape[1] // 2) and loaded.scale == 2.0
 
 
 def test_header_size_matches_decoded(tmp_path: Path) -> None:
