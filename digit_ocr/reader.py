@@ -19,7 +19,7 @@ from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .regions import Probe, TextRegions
 from .result import Digit, Line, Reading
-from .segment import Candidate, SegmentLine, character_height, segment
+from .segment import Candidate, SegmentLine, character_height, label, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates whose best digit has less than this share of the digit probability are not read.
@@ -132,14 +132,17 @@ def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
     pols = polarities(probe, bg)
     done: dict[bool, Binarized] = {}
     heights: dict[bool, float] = {}
+    stats: dict[bool, np.ndarray] = {}  # of the probe's marks: the text regions are found from them too
     for inverted in pols:
         done[inverted] = binarize(probe, inverted, bg)
-        char_h = character_height(done[inverted].ink)
+        stats[inverted] = label(done[inverted].ink)[1]
+        char_h = character_height(done[inverted].ink, stats[inverted])
         if char_h is None:
             return View(gray, 1.0, pols, bg, {}, {})
         heights[inverted] = char_h * kp
     if found is not None:
-        found.append(Probe(kp, {i: b.ink for i, b in done.items()}, {i: h / kp for i, h in heights.items()}))
+        inks = {i: b.ink for i, b in done.items()}
+        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
         return View(gray, 1.0, pols, bg, {}, {})

@@ -79,17 +79,21 @@ class Region:
 @dataclass
 class Probe:
     """What the reader learnt on a page's probe (the page reduced by the whole factor ``kp``):
-    the ink mask and the character height (in the probe's pixels) of each polarity tried."""
+    the ink mask, the statistics of its marks (:func:`~digit_ocr.segment.label`) and the
+    character height (in the probe's pixels) of each polarity tried."""
 
     kp: int
     inks: dict[bool, np.ndarray]
     heights: dict[bool, float]
+    stats: dict[bool, np.ndarray] = field(default_factory=dict)
 
 
-def find_regions(ink: np.ndarray, char_h: float) -> list[Region] | None:
+def find_regions(ink: np.ndarray, char_h: float, stats: np.ndarray | None = None) -> list[Region] | None:
     """The regions of a probe's ink mask (255 = ink) that hold its text, top to bottom; None when
-    they cannot be told apart from the rest of the page. ``char_h``: the probe's character height."""
-    _labels, stats = label(ink)
+    they cannot be told apart from the rest of the page. ``char_h``: the probe's character height;
+    ``stats``: the statistics of its marks, when already worked out."""
+    if stats is None:
+        stats = label(ink)[1]
     x, y, w, h, area = (stats[1:, k].astype(np.int64) for k in range(5))
     fill = area / np.maximum(w * h, 1)
     seed = (
@@ -180,7 +184,8 @@ class TextRegions:
         if inverted not in self._found:
             known = self.bg.level is not None and inverted in self.probe.inks
             ink, char_h = self.probe.inks.get(inverted), self.probe.heights.get(inverted, 0.0)
-            self._found[inverted] = find_regions(ink, char_h) if known and ink is not None else None
+            stats = self.probe.stats.get(inverted)
+            self._found[inverted] = find_regions(ink, char_h, stats) if known and ink is not None else None
         return self._found[inverted]
 
     def polarities(self, pols: list[bool]) -> list[bool]:
@@ -281,4 +286,4 @@ def _text_marks(ink: np.ndarray, sides: tuple[bool, bool, bool, bool], near: lis
     if keep[1:].all():
         return ink
     keep[0] = False
-    return np.where(keep, np.uint8(255), np.uint8(0))[labels]
+    return np.where(keep, np.uint8(255), np.uint8(0)).take(labels)  # take: 2.5x faster than indexing

@@ -162,16 +162,18 @@ def _median(ordered: list[int]) -> float:
     return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
 
 
-def character_height(ink: np.ndarray) -> float | None:
+def character_height(ink: np.ndarray, stats: np.ndarray | None = None) -> float | None:
     """The typical character height of an ink mask, or None when nothing in it looks like a character.
 
     Meant for a reduced copy of a page, where neighbouring characters may touch: the median
     height of the marks that are filled like characters (frames, outlines and long diagonal
     lines are not) and either no wider than 1.5 heights or solid enough to be a run of touching
     characters. Unlike :func:`typical_height` the larger marks are not preferred: a frame or a
-    thick bar outnumbered by characters must not set the height.
+    thick bar outnumbered by characters must not set the height. ``stats``: the marks'
+    statistics (:func:`label`), when already worked out.
     """
-    _labels, stats = label(ink)
+    if stats is None:
+        stats = label(ink)[1]
     w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
     fill = area / np.maximum(w * h, 1)
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
