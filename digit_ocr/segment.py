@@ -86,21 +86,66 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """8-connected components of a mask: the label image and the statistics (``cv2.CC_STAT_*``).
 
     16-bit labels when they suffice (OpenCV labels them more than twice as fast as 32-bit
-    ones), 32-bit when a page has 65,535 marks or more.
+    ones), 32-bit when a page has 65,535 marks or more. Only the box of the ink is labelled
+    (see :func:`_ink_window`); the result is OpenCV's for the whole mask.
     """
+    H, W = mask.shape
+    x0, y0, x1, y1 = _ink_window(mask)
     try:
-        _n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+        _n, inner, stats, _ = cv2.connectedComponentsWithStats(
+            mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_16U
+        )
     except cv2.error:  # too many components for 16-bit labels
-        _n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
-    return labels, stats
+        _n, inner, stats, _ = cv2.connectedComponentsWithStats(
+            mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_32S
+        )
+    if (x1 - x0, y1 - y0) == (W, H):
+        return inner, stats
+    stats[1:, 0] += x0
+    stats[1:, 1] += y0
+    # The background (label 0) is also everything around the box: its box is the union of the
+    # strips around the box and (when the box holds any) of its background in the box.
+    around = [(0, 0, W, y0), (0, y1, W, H), (0, y0, x0, y1), (x1, y0, W, y1)]
+    bx, by, bw, bh, barea = stats[0].tolist()
+    if barea:
+        around.append((x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh))
+    rects = [r for r in around if r[2] > r[0] and r[3] > r[1]]
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    right, bottom = max(r[2] for r in rects), max(r[3] for r in rects)
+    stats[0] = (left, top, right - left, bottom - top, barea + W * H - (x1 - x0) * (y1 - y0))
+    return _placed(inner, mask.shape, x0, y0), stats
 
 
 def label_image(mask: np.ndarray) -> np.ndarray:
     """The label image of :func:`label` alone (about a third of the time: no statistics)."""
+    x0, y0, x1, y1 = _ink_window(mask)
     try:
-        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_16U)[1]
+        inner = cv2.connectedComponents(mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_16U)[1]
     except cv2.error:  # too many components for 16-bit labels
-        return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)[1]
+        inner = cv2.connectedComponents(mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_32S)[1]
+    return inner if inner.shape == mask.shape else _placed(inner, mask.shape, x0, y0)
+
+
+def _ink_window(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box ``(x0, y0, x1, y1)`` of a mask's ink, its corner moved up and left to even
+    coordinates (the whole mask when it holds no ink).
+
+    OpenCV's 8-connected labelling scans blocks of 2x2 pixels and numbers each mark by the first
+    block that holds it: on the same grid of blocks (an even corner) the box alone is numbered
+    as the whole mask is, and the blank margins of a page cost nothing (labelling its ink box
+    takes about two thirds of the time on the bench photos).
+    """
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0:
+        return 0, 0, mask.shape[1], mask.shape[0]
+    return x - x % 2, y - y % 2, x + w, y + h
+
+
+def _placed(inner: np.ndarray, shape: tuple[int, int], x0: int, y0: int) -> np.ndarray:
+    """A label image of the box at ``(x0, y0)`` put back in a mask of ``shape`` (0 around it)."""
+    labels = np.zeros(shape, inner.dtype)
+    labels[y0 : y0 + inner.shape[0], x0 : x0 + inner.shape[1]] = inner
+    return labels
 
 
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Part]]:

@@ -68,6 +68,43 @@ def test_label_image_equals_the_labels_of_label() -> None:
     assert np.array_equal(labels, label(many)[0])
 
 
+def _margined_masks() -> list[np.ndarray]:
+    """Masks whose ink leaves margins of every parity, real ink and random specks, and the edge cases."""
+    ink = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
+    masks = [ink, np.zeros((9, 7), np.uint8), np.full((9, 7), 255, np.uint8)]
+    h, w = ink.shape
+    for top, left in ((1, 0), (0, 1), (3, 5), (6, 2)):
+        shifted = np.zeros_like(ink)
+        shifted[top + h // 4 : top + h // 2, left + w // 3 : left + w // 2] = ink[
+            h // 4 : h // 2, w // 3 : w // 2
+        ]
+        masks.append(shifted)
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        rows, cols = (int(v) for v in rng.integers(1, 40, 2))
+        m = np.where(rng.random((rows, cols)) < rng.uniform(0.05, 0.9), 255, 0).astype(np.uint8)
+        m[: rng.integers(0, rows)] = 0
+        m[:, : rng.integers(0, cols)] = 0
+        m[rng.integers(1, rows + 1) :] = 0
+        masks.append(m)
+    return masks
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_labelling_the_ink_box_equals_labelling_the_whole_mask(threads: int) -> None:
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        for m in _margined_masks():
+            _n, want, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8, ltype=cv2.CV_16U)
+            labels, got = label(m)
+            assert labels.dtype == want.dtype and np.array_equal(labels, want)
+            assert np.array_equal(got, stats)  # the background's row too
+            assert np.array_equal(label_image(m), want)
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_ink_counts_equal_count_nonzero() -> None:
     mask = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
     mask[5, :] = 1  # any nonzero value counts
