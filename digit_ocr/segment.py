@@ -119,11 +119,17 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def label_image(mask: np.ndarray) -> np.ndarray:
     """The label image of :func:`label` alone (about a third of the time: no statistics)."""
     x0, y0, x1, y1 = _ink_window(mask)
-    try:
-        inner = cv2.connectedComponents(mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_16U)[1]
-    except cv2.error:  # too many components for 16-bit labels
-        inner = cv2.connectedComponents(mask[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_32S)[1]
+    inner = _labels_in(mask[y0:y1, x0:x1])
     return inner if inner.shape == mask.shape else _placed(inner, mask.shape, x0, y0)
+
+
+def _labels_in(box: np.ndarray) -> np.ndarray:
+    """The label image of a box of a mask that holds all its ink, the box's corner on even
+    coordinates (see :func:`_ink_window`): the mask's labels within the box."""
+    try:
+        return cv2.connectedComponents(box, connectivity=8, ltype=cv2.CV_16U)[1]
+    except cv2.error:  # too many components for 16-bit labels
+        return cv2.connectedComponents(box, connectivity=8, ltype=cv2.CV_32S)[1]
 
 
 def _ink_window(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -601,16 +607,32 @@ def _group_parts(
     ``clean``: each lies within one smeared component, so a group's box and ink count are
     those of its components together (no pass over the pixels of each group).
     """
-    smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
-    glabels = label_image(smear)
-    labels = cv2.bitwise_and(glabels, glabels, mask=clean)
-    if not comps:
-        return labels, []
-    at = comp_labels > 0
-    group = np.zeros(len(comps) + 1, np.int64)
-    group[comp_labels[at]] = glabels[at]  # any pixel of a component names its group
+    if not comps:  # no ink
+        return np.zeros(clean.shape, np.uint16), []
+    H, W = clean.shape
+    # Only the box that the smeared ink can reach is smeared and labelled, its corner on even
+    # coordinates: the labels are those of the whole page (see _ink_window), in half the time.
+    # The ink's box is that of the components.
+    left, top = max(0, min(p.x0 for p in comps) - kw), max(0, min(p.y0 for p in comps) - kh)
+    right, bottom = min(W, max(p.x1 for p in comps) + kw), min(H, max(p.y1 for p in comps) + kh)
+    left, top = left - left % 2, top - top % 2
+    inside = clean[top:bottom, left:right]
+    smear = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
+    glabels = _labels_in(smear)
+    labels = np.zeros(clean.shape, glabels.dtype)
+    # The masked AND writes the labels of the ink into the box of `labels` in place (a
+    # destination of the right size and type is not reallocated) and leaves the rest 0.
+    cv2.bitwise_and(glabels, glabels, dst=labels[top:bottom, left:right], mask=inside)
+    # Any pixel of a component names its group: read them in the top row of each component's
+    # box, which holds some (a few pixels a component instead of a pass over the page).
+    firsts = np.array([(p.x0, p.y0, p.x1 - p.x0, p.labels[0]) for p in comps], np.int64)
+    widths = firsts[:, 2]
+    xs = np.arange(int(widths.sum())) + np.repeat(firsts[:, 0] - (np.cumsum(widths) - widths), widths)
+    ys, ids = np.repeat(firsts[:, 1], widths), np.repeat(firsts[:, 3], widths)
+    on = comp_labels[ys, xs] == ids
+    g = np.zeros(len(comps), np.int64)
+    g[np.repeat(np.arange(len(comps)), widths)[on]] = glabels[ys[on] - top, xs[on] - left]
     box = np.array([(p.x0, p.y0, p.x1, p.y1, p.area) for p in comps], np.int64)
-    g = group[1:]
     order = np.argsort(g, kind="stable")
     g, box = g[order], box[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])

@@ -19,7 +19,9 @@ from digit_ocr.binarize import (
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
+    _components,
     _cut_paths,
+    _group_parts,
     _ink_counts,
     _median,
     _percentile,
@@ -103,6 +105,38 @@ def test_labelling_the_ink_box_equals_labelling_the_whole_mask(threads: int) -> 
             assert np.array_equal(label_image(m), want)
     finally:
         cv2.setNumThreads(before)
+
+
+def _plain_groups(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """The groups of _group_parts the plain way: the whole page smeared and labelled, each
+    group's box, ink and marks from its own pixels and those of its components."""
+    smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
+    glabels = cv2.connectedComponents(smear, connectivity=8, ltype=cv2.CV_16U)[1]
+    labels = np.where(clean > 0, glabels, 0).astype(glabels.dtype)
+    comp_labels, comps = _components(clean)
+    groups = []
+    for k in np.unique(labels[labels > 0]).tolist():
+        ys, xs = np.nonzero(labels == k)
+        marks = len(np.unique(comp_labels[ys, xs]))
+        groups.append((k, xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, ys.size, marks))
+    return labels, groups
+
+
+@pytest.mark.parametrize("name", ["handwritten_pencil.jpg", "lcd_sevenseg.jpg", "meter_mono.jpg"])
+def test_group_parts_equal_grouping_the_whole_page(name: str) -> None:
+    gray = _sample_gray(name)
+    ink = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
+    h, w = ink.shape
+    for top, left, kw, kh in ((0, 0, 1, 9), (h // 5 + 1, w // 7 + 3, 4, 13), (h // 3, 1, 0, 3)):
+        clean = np.zeros_like(ink)
+        clean[top + h // 6 : top + h // 2, left + w // 5 : left + w // 2] = ink[
+            h // 6 : h // 2, w // 5 : w // 2
+        ]  # ink away from the edges, or at them (a smear reaching past them)
+        labels, parts = _group_parts(clean, kw, kh, *_components(clean))
+        want_labels, want = _plain_groups(clean, kw, kh)
+        assert labels.dtype == want_labels.dtype and np.array_equal(labels, want_labels)
+        got = sorted((p.labels[0], p.x0, p.y0, p.x1, p.y1, p.area, p.marks) for p in parts)
+        assert got == want
 
 
 def test_ink_counts_equal_count_nonzero() -> None:
