@@ -302,7 +302,7 @@ def _classify_lines(
     ]
     if not pieces:
         return []
-    feats = np.stack([normalize.features(p.ink) for p in pieces])
+    feats = normalize.features_of([p.ink for p in pieces])
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
     lines = []

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_ocr import read_image, reader
+from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
     _flat_values,
     background,
@@ -28,6 +28,7 @@ from digit_ocr.segment import (
     label,
     label_image,
     remove_rulings,
+    segment,
     split_options,
 )
 
@@ -280,3 +281,51 @@ def test_remove_rulings_equals_whole_openings(name: str) -> None:
     cv2.line(ink, (w - 1, 0), (w - 1, h // 2), 255, 1)
     for char_h in (8.0, 20.0, 45.0):
         assert np.array_equal(remove_rulings(ink, char_h), _rulings_by_whole_openings(ink, char_h))
+
+
+def _sample_pieces() -> list[np.ndarray]:
+    """The inks the reader classifies on some samples (candidates, their cuts and cores), and
+    bitmaps that are no candidate's: blank, one pixel, 0/255, bool."""
+    inks = []
+    for name in ("handwritten_pencil.jpg", "handwritten_script.jpg", "meter_mono.jpg"):
+        gray = _sample_gray(name)
+        mask = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
+        for line in segment(mask):
+            for c in line.items:
+                inks += [c.ink, *(q.ink for opt in c.splits for q in opt), *([c.core.ink] if c.core else [])]
+    dot = np.zeros((5, 4), np.uint8)
+    dot[2, 1] = 1
+    return [*inks, np.zeros((6, 3), np.uint8), dot, inks[0] * 255, inks[1] > 0]
+
+
+def _plain_deslant(ink: np.ndarray) -> np.ndarray:
+    """normalize.deslant as first written: the sheared bitmap thresholded, then cropped."""
+    u8 = (ink != 0).astype(np.uint8)
+    m = cv2.moments(u8, binaryImage=True)
+    if m["mu02"] < 1e-6:
+        return ink
+    skew = min(max(float(m["mu11"] / m["mu02"]), -0.7), 0.7)
+    if abs(skew) < 0.05:
+        return ink
+    h, w = ink.shape
+    pad = int(np.ceil(abs(skew) * h)) + 1
+    mat = np.array([[1, -skew, skew * m["m01"] / m["m00"] + pad], [0, 1, 0]], np.float32)
+    out = cv2.warpAffine(u8 * np.uint8(255), mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
+    return normalize.crop(out > 127)
+
+
+def test_deslant_and_features_of_many_equal_the_plain_ones() -> None:
+    inks = _sample_pieces()
+    assert len(inks) > 40
+    sheared = 0
+    for ink in inks:
+        cropped = normalize.crop(ink)
+        got, want = normalize.deslant(cropped), _plain_deslant(cropped)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        sheared += got is not cropped
+    assert sheared > 10
+    for slant in (True, False):
+        want = np.stack([normalize.features(ink, slant=slant) for ink in inks])
+        got = normalize.features_of(inks, slant=slant)
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert normalize.features_of([]).shape == (0, 64)
