@@ -816,13 +816,29 @@ def _hairline(c: Candidate) -> bool:
 
 def _solid(ink: np.ndarray) -> bool:
     """Whether a mark (0/1) fills nearly all of its convex hull, as no digit nor pair of digits does."""
-    pts = cv2.findNonZero(ink)
-    if pts is None or len(pts) < 3:
+    count = cv2.countNonZero(ink)
+    if count < 3:
         return False
-    hull = cv2.convexHull(pts)
+    hull = cv2.convexHull(_row_ends(ink))
     # Pixels on the hull's outline count half inside it: add half its length to compare areas.
     area = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True)
-    return len(pts) >= SOLID * area
+    return count >= SOLID * area
+
+
+def _row_ends(ink: np.ndarray) -> np.ndarray:
+    """The first and last ink pixel ``(x, y)`` of each row of a mask (0/1) that holds ink.
+
+    The corners of the ink's convex hull are among them (any other pixel lies between two of
+    them): OpenCV's hull of these points is its hull of all the pixels, point for point, and
+    takes a twentieth of the time on a candidate.
+    """
+    rows = np.flatnonzero(ink.any(axis=1))
+    inked = ink[rows]
+    ends = np.empty((2 * len(rows), 2), np.int32)
+    ends[0::2, 0] = inked.argmax(axis=1)
+    ends[1::2, 0] = ink.shape[1] - 1 - inked[:, ::-1].argmax(axis=1)
+    ends[0::2, 1] = ends[1::2, 1] = rows
+    return ends
 
 
 def _join_halves(items: list[Candidate], line_h: float) -> list[Candidate]:

@@ -25,6 +25,8 @@ from digit_ocr.segment import (
     _ink_counts,
     _median,
     _percentile,
+    _row_ends,
+    _solid,
     label,
     label_image,
     remove_rulings,
@@ -329,3 +331,46 @@ def test_deslant_and_features_of_many_equal_the_plain_ones() -> None:
         got = normalize.features_of(inks, slant=slant)
         assert got.dtype == np.float32 and np.array_equal(got, want)
     assert normalize.features_of([]).shape == (0, 64)
+
+
+def _shapes() -> list[np.ndarray]:
+    """Masks (0/1) of every kind of outline: random specks, rectangles (hull sides full of
+    collinear pixels), lines, polygons, filled and hollow ellipses, single rows and columns."""
+    rng = np.random.default_rng(7)
+    out = []
+    for i in range(2000):
+        h, w = (int(v) for v in rng.integers(1, 50, 2))
+        m = np.zeros((h, w), np.uint8)
+        corner = tuple(int(v) for v in rng.integers(0, [w, h]))
+        other = tuple(int(v) for v in rng.integers(0, [w, h]))
+        kind = i % 5
+        if kind == 0:
+            m = (rng.random((h, w)) < rng.uniform(0.05, 1)).astype(np.uint8)
+        elif kind == 1:
+            cv2.rectangle(m, corner, other, 1, -1)
+        elif kind == 2:
+            cv2.line(m, corner, other, 1, int(rng.integers(1, 4)))
+        elif kind == 3:
+            cv2.fillPoly(m, [rng.integers(0, [w, h], (int(rng.integers(3, 7)), 2)).astype(np.int32)], 1)
+        else:
+            axes = (int(rng.integers(1, w // 2 + 2)), int(rng.integers(1, h // 2 + 2)))
+            thickness = int(rng.choice([-1, 1, 2]))
+            cv2.ellipse(m, (w // 2, h // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1, thickness)
+        out.append(m)
+    return out
+
+
+def test_the_hull_of_the_row_ends_is_the_hull_of_all_the_ink() -> None:
+    masks = [*_shapes(), *(ink.astype(np.uint8) for ink in _sample_pieces()[:-2])]
+    solid = 0
+    for m in masks:
+        pts = cv2.findNonZero(m)
+        if pts is None or len(pts) < 3:
+            assert not _solid(m)
+            continue
+        want = cv2.convexHull(pts)
+        assert np.array_equal(cv2.convexHull(_row_ends(m)), want)
+        area = cv2.contourArea(want) + 0.5 * cv2.arcLength(want, True)
+        assert _solid(m) == (len(pts) >= 0.85 * area)
+        solid += _solid(m)
+    assert 0 < solid < len(masks)  # both answers come up
