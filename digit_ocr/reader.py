@@ -288,7 +288,7 @@ def _best_cut(c: Candidate, pred: Callable[[Candidate], Prediction]) -> list[Can
     if c.core is not None:
         options.append([c.core])
         scores.append(_option_score([pred(c.core)]) - TRIM_PENALTY)
-    return options[int(np.argmax(scores))]
+    return options[scores.index(max(scores))]  # the first best, as np.argmax
 
 
 def _classify_lines(
