@@ -228,7 +228,7 @@ def character_height(ink: np.ndarray) -> float | None:
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
     if not like.any():
         return None
-    return float(np.median(h[like]))
+    return _median(sorted(h[like].tolist()))
 
 
 #: ... and clutter drawn in such lines is at least this many character heights long.
