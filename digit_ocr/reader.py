@@ -291,7 +291,7 @@ def _best_cut(c: Candidate, pred: Callable[[Candidate], Prediction]) -> list[Can
     if c.core is not None:
         options.append([c.core])
         scores.append(_option_score([pred(c.core)]) - TRIM_PENALTY)
-    return options[int(np.argmax(scores))]
+    return options[scores.index(max(scores))]  # the first best, as np.argmax
 
 
 def _classify_lines(
@@ -305,7 +305,7 @@ def _classify_lines(
     ]
     if not pieces:
         return []
-    feats = np.stack([normalize.features(p.ink) for p in pieces])
+    feats = normalize.features_of([p.ink for p in pieces])
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
     lines = []

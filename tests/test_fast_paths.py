@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_ocr import read_image, reader
+from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
     _flat_values,
     background,
@@ -19,13 +19,18 @@ from digit_ocr.binarize import (
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
+    _components,
     _cut_paths,
+    _group_parts,
     _ink_counts,
     _median,
     _percentile,
+    _row_ends,
+    _solid,
     label,
     label_image,
     remove_rulings,
+    segment,
     split_options,
 )
 
@@ -66,6 +71,75 @@ def test_label_image_equals_the_labels_of_label() -> None:
     labels = label_image(many)
     assert labels.max() == 90_000
     assert np.array_equal(labels, label(many)[0])
+
+
+def _margined_masks() -> list[np.ndarray]:
+    """Masks whose ink leaves margins of every parity, real ink and random specks, and the edge cases."""
+    ink = np.where(_sample_gray("handwritten_pencil.jpg") < 128, 255, 0).astype(np.uint8)
+    masks = [ink, np.zeros((9, 7), np.uint8), np.full((9, 7), 255, np.uint8)]
+    h, w = ink.shape
+    for top, left in ((1, 0), (0, 1), (3, 5), (6, 2)):
+        shifted = np.zeros_like(ink)
+        shifted[top + h // 4 : top + h // 2, left + w // 3 : left + w // 2] = ink[
+            h // 4 : h // 2, w // 3 : w // 2
+        ]
+        masks.append(shifted)
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        rows, cols = (int(v) for v in rng.integers(1, 40, 2))
+        m = np.where(rng.random((rows, cols)) < rng.uniform(0.05, 0.9), 255, 0).astype(np.uint8)
+        m[: rng.integers(0, rows)] = 0
+        m[:, : rng.integers(0, cols)] = 0
+        m[rng.integers(1, rows + 1) :] = 0
+        masks.append(m)
+    return masks
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_labelling_the_ink_box_equals_labelling_the_whole_mask(threads: int) -> None:
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        for m in _margined_masks():
+            _n, want, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8, ltype=cv2.CV_16U)
+            labels, got = label(m)
+            assert labels.dtype == want.dtype and np.array_equal(labels, want)
+            assert np.array_equal(got, stats)  # the background's row too
+            assert np.array_equal(label_image(m), want)
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _plain_groups(clean: np.ndarray, kw: int, kh: int) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """The groups of _group_parts the plain way: the whole page smeared and labelled, each
+    group's box, ink and marks from its own pixels and those of its components."""
+    smear = cv2.dilate(clean, cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, kw), max(1, kh))))
+    glabels = cv2.connectedComponents(smear, connectivity=8, ltype=cv2.CV_16U)[1]
+    labels = np.where(clean > 0, glabels, 0).astype(glabels.dtype)
+    comp_labels, comps = _components(clean)
+    groups = []
+    for k in np.unique(labels[labels > 0]).tolist():
+        ys, xs = np.nonzero(labels == k)
+        marks = len(np.unique(comp_labels[ys, xs]))
+        groups.append((k, xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, ys.size, marks))
+    return labels, groups
+
+
+@pytest.mark.parametrize("name", ["handwritten_pencil.jpg", "lcd_sevenseg.jpg", "meter_mono.jpg"])
+def test_group_parts_equal_grouping_the_whole_page(name: str) -> None:
+    gray = _sample_gray(name)
+    ink = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
+    h, w = ink.shape
+    for top, left, kw, kh in ((0, 0, 1, 9), (h // 5 + 1, w // 7 + 3, 4, 13), (h // 3, 1, 0, 3)):
+        clean = np.zeros_like(ink)
+        clean[top + h // 6 : top + h // 2, left + w // 5 : left + w // 2] = ink[
+            h // 6 : h // 2, w // 5 : w // 2
+        ]  # ink away from the edges, or at them (a smear reaching past them)
+        labels, parts = _group_parts(clean, kw, kh, *_components(clean))
+        want_labels, want = _plain_groups(clean, kw, kh)
+        assert labels.dtype == want_labels.dtype and np.array_equal(labels, want_labels)
+        got = sorted((p.labels[0], p.x0, p.y0, p.x1, p.y1, p.area, p.marks) for p in parts)
+        assert got == want
 
 
 def test_ink_counts_equal_count_nonzero() -> None:
@@ -209,3 +283,94 @@ def test_remove_rulings_equals_whole_openings(name: str) -> None:
     cv2.line(ink, (w - 1, 0), (w - 1, h // 2), 255, 1)
     for char_h in (8.0, 20.0, 45.0):
         assert np.array_equal(remove_rulings(ink, char_h), _rulings_by_whole_openings(ink, char_h))
+
+
+def _sample_pieces() -> list[np.ndarray]:
+    """The inks the reader classifies on some samples (candidates, their cuts and cores), and
+    bitmaps that are no candidate's: blank, one pixel, 0/255, bool."""
+    inks = []
+    for name in ("handwritten_pencil.jpg", "handwritten_script.jpg", "meter_mono.jpg"):
+        gray = _sample_gray(name)
+        mask = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
+        for line in segment(mask):
+            for c in line.items:
+                inks += [c.ink, *(q.ink for opt in c.splits for q in opt), *([c.core.ink] if c.core else [])]
+    dot = np.zeros((5, 4), np.uint8)
+    dot[2, 1] = 1
+    return [*inks, np.zeros((6, 3), np.uint8), dot, inks[0] * 255, inks[1] > 0]
+
+
+def _plain_deslant(ink: np.ndarray) -> np.ndarray:
+    """normalize.deslant as first written: the sheared bitmap thresholded, then cropped."""
+    u8 = (ink != 0).astype(np.uint8)
+    m = cv2.moments(u8, binaryImage=True)
+    if m["mu02"] < 1e-6:
+        return ink
+    skew = min(max(float(m["mu11"] / m["mu02"]), -0.7), 0.7)
+    if abs(skew) < 0.05:
+        return ink
+    h, w = ink.shape
+    pad = int(np.ceil(abs(skew) * h)) + 1
+    mat = np.array([[1, -skew, skew * m["m01"] / m["m00"] + pad], [0, 1, 0]], np.float32)
+    out = cv2.warpAffine(u8 * np.uint8(255), mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
+    return normalize.crop(out > 127)
+
+
+def test_deslant_and_features_of_many_equal_the_plain_ones() -> None:
+    inks = _sample_pieces()
+    assert len(inks) > 40
+    sheared = 0
+    for ink in inks:
+        cropped = normalize.crop(ink)
+        got, want = normalize.deslant(cropped), _plain_deslant(cropped)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        sheared += got is not cropped
+    assert sheared > 10
+    for slant in (True, False):
+        want = np.stack([normalize.features(ink, slant=slant) for ink in inks])
+        got = normalize.features_of(inks, slant=slant)
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert normalize.features_of([]).shape == (0, 64)
+
+
+def _shapes() -> list[np.ndarray]:
+    """Masks (0/1) of every kind of outline: random specks, rectangles (hull sides full of
+    collinear pixels), lines, polygons, filled and hollow ellipses, single rows and columns."""
+    rng = np.random.default_rng(7)
+    out = []
+    for i in range(2000):
+        h, w = (int(v) for v in rng.integers(1, 50, 2))
+        m = np.zeros((h, w), np.uint8)
+        corner = tuple(int(v) for v in rng.integers(0, [w, h]))
+        other = tuple(int(v) for v in rng.integers(0, [w, h]))
+        kind = i % 5
+        if kind == 0:
+            m = (rng.random((h, w)) < rng.uniform(0.05, 1)).astype(np.uint8)
+        elif kind == 1:
+            cv2.rectangle(m, corner, other, 1, -1)
+        elif kind == 2:
+            cv2.line(m, corner, other, 1, int(rng.integers(1, 4)))
+        elif kind == 3:
+            cv2.fillPoly(m, [rng.integers(0, [w, h], (int(rng.integers(3, 7)), 2)).astype(np.int32)], 1)
+        else:
+            axes = (int(rng.integers(1, w // 2 + 2)), int(rng.integers(1, h // 2 + 2)))
+            thickness = int(rng.choice([-1, 1, 2]))
+            cv2.ellipse(m, (w // 2, h // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1, thickness)
+        out.append(m)
+    return out
+
+
+def test_the_hull_of_the_row_ends_is_the_hull_of_all_the_ink() -> None:
+    masks = [*_shapes(), *(ink.astype(np.uint8) for ink in _sample_pieces()[:-2])]
+    solid = 0
+    for m in masks:
+        pts = cv2.findNonZero(m)
+        if pts is None or len(pts) < 3:
+            assert not _solid(m)
+            continue
+        want = cv2.convexHull(pts)
+        assert np.array_equal(cv2.convexHull(_row_ends(m)), want)
+        area = cv2.contourArea(want) + 0.5 * cv2.arcLength(want, True)
+        assert _solid(m) == (len(pts) >= 0.85 * area)
+        solid += _solid(m)
+    assert 0 < solid < len(masks)  # both answers come up
