@@ -343,44 +343,20 @@ def _error_text(exc: BaseException, source: str) -> str:
     return msg
 
 
-def _setup_worker(threads: int | None) -> None:
-    """Once per process: silence OpenCV warnings (a broken file is recorded, not printed); set
-    its threads; keep freed image buffers for the next image (:func:`keep_freed_buffers`)."""
-    global _worker_ready
-    if not _worker_ready:
+def _setup_opencv(threads: int | None) -> None:
+    """Once per process: silence OpenCV warnings (a broken file is recorded, not printed); set its threads."""
+    global _opencv_ready
+    if not _opencv_ready:
         import cv2
 
         with contextlib.suppress(AttributeError):  # builds without the logging module
             cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads is not None:
             cv2.setNumThreads(threads)
-        keep_freed_buffers()
-        _worker_ready = True
+        _opencv_ready = True
 
 
-_worker_ready = False
-
-#: A batch process frees and allocates the same few large buffers for every image (the decoded
-#: page, its grayscale copy, the ink masks). glibc hands blocks over 128 KiB back to the system
-#: on free and the next image faults them in again, zeroed page by page: about 0.7 ms of a 1 MP
-#: photo's 12. Blocks up to this size are kept in the heap instead ...
-HEAP_BLOCK_LIMIT = 64 << 20
-#: ... and up to this much free memory at its top.
-HEAP_KEEP = 128 << 20
-
-
-def keep_freed_buffers() -> bool:
-    """Have glibc's malloc reuse freed large blocks instead of returning them to the system
-    (:data:`HEAP_BLOCK_LIMIT`, :data:`HEAP_KEEP`); memory stays flat over a batch, as the same
-    blocks serve every image. Whether it took effect (False off glibc)."""
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, HEAP_BLOCK_LIMIT)) and bool(mallopt(m_trim_threshold, HEAP_KEEP))
+_opencv_ready = False
 
 
 def process_job(job: Job, options: ReadOptions) -> list[dict[str, Any]]:
@@ -391,7 +367,7 @@ def process_job(job: Job, options: ReadOptions) -> list[dict[str, Any]]:
     """
     from .reader import LOW_CONFIDENCE, read_image
 
-    _setup_worker(options.cv_threads)
+    _setup_opencv(options.cv_threads)
     if job.error is not None:
         return [make_record(job.path, None, error=job.error)]
 

@@ -684,34 +684,3 @@ def test_review_labels_never_start_a_formula(scans: Path, tmp_path: Path) -> Non
     assert {n.split(".png.d")[0] for n in names} == {"_=1+2", "_-5", "_@A1"}
     for name in names:
         assert name[0] not in "=+-@\t\r" and (review / name).is_file()
-
-
-_FAULTS = """
-import resource, sys
-import cv2, numpy as np
-from digit_ocr.batch import keep_freed_buffers
-if sys.argv[2] == "keep":
-    assert keep_freed_buffers()
-data = np.fromfile(sys.argv[1], np.uint8)
-cv2.imdecode(data, cv2.IMREAD_COLOR)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    cv2.imdecode(data, cv2.IMREAD_COLOR)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_batch_workers_reuse_freed_image_buffers(tmp_path: Path) -> None:
-    """A batch worker decodes one photo after another: with keep_freed_buffers the memory of
-    the last image serves the next instead of being faulted in afresh (page by page) each time."""
-    photo = _write(tmp_path / "p.jpg", cv2.resize(_render(["12345"]), (1152, 864)))
-
-    def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _FAULTS, str(photo), mode], env=_env(),
-                             capture_output=True, text=True, check=True)  # fmt: skip
-        return int(out.stdout)
-
-    plain, kept = faults("plain"), faults("keep")
-    assert plain > 20 * 500  # a 3 MB page is some 730 pages of 4 KiB
-    assert kept < plain / 10
