@@ -10,9 +10,11 @@ import pytest
 
 from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
+    _dark_levels,
     _flat_values,
     background,
     flatten,
+    flattened,
     percentiles_u8,
     polarities,
 )
@@ -374,3 +376,21 @@ def test_the_hull_of_the_row_ends_is_the_hull_of_all_the_ink() -> None:
         assert _solid(m) == (len(pts) >= 0.85 * area)
         solid += _solid(m)
     assert 0 < solid < len(masks)  # both answers come up
+
+
+
+def test_dark_levels_equal_a_plain_histogram() -> None:
+    pages = []
+    for name in ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg"):
+        gray = _sample_gray(name)
+        bg = background(gray)
+        pages += [gray, *(flattened(gray, inv, bg)[1] for inv in (False, True))]
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 80, 2))
+        page = rng.integers(int(rng.integers(0, 256)), 256, (h, w)).astype(np.uint8)
+        page[rng.random((h, w)) < rng.uniform(0, 1)] = 255  # paper
+        pages.append(page)
+    for page in pages:
+        for top in (1, 128, 230, 255):
+            assert np.array_equal(_dark_levels(page, top), np.bincount(page.ravel(), minlength=256)[:top])
