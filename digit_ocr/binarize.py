@@ -162,14 +162,16 @@ def flatten(gray: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
     """
     h, w = gray.shape
     bg = level if level is not None else _level(gray)
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    if bg.shape != (h, w):  # a region's background comes at its size (resizing would copy it)
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
     if gray.dtype == np.uint8 and bg.dtype == np.uint8:
         # Each output pixel depends only on its (background, gray) pair: one table look-up
         # instead of five passes of float arithmetic over the page, with the same values. The
         # index ``background << 8 | gray`` is the two bytes interleaved, read as little-endian
-        # 16-bit numbers (one pass instead of three).
+        # 16-bit numbers (one pass instead of three). Every 16-bit index is in the table:
+        # mode="wrap" only skips the bounds check (a fifth of the look-up's time).
         index = cv2.merge([gray, bg]).view("<u2").reshape(h, w)
-        return np.take(_FLAT_LUT, index)
+        return np.take(_FLAT_LUT, index, mode="wrap")
     return _flat_values(gray.astype(np.float32), bg.astype(np.float32))
 
 

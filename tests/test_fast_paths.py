@@ -53,6 +53,7 @@ def test_flatten_by_table_equals_float_arithmetic(name: str) -> None:
     bg = cv2.resize(level, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     want = _flat_values(gray.astype(np.float32), bg.astype(np.float32))
     assert np.array_equal(flatten(gray, level), want)
+    assert np.array_equal(flatten(gray, bg), want)  # a background at the page's size, as a region's
 
 
 def test_percentiles_u8_equal_numpy_in_either_float_type() -> None:
