@@ -18,6 +18,7 @@ reading is weak.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import cv2
 import numpy as np
@@ -229,15 +230,18 @@ def region_ink(
     cx0, cy0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     cx1, cy1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
     out = np.zeros((cy1 - cy0, cx1 - cx0), np.uint8)
-    # The regions stacked, a row of paper between them: one image to take the levels on.
-    width = max(fl.shape[1] for fl in flats)
-    stack = np.vstack([np.pad(fl, ((0, 1), (0, width - fl.shape[1])), constant_values=255) for fl in flats])
+    # The regions stacked, a row of paper under each: one image to take the levels on. Each
+    # region is then read from it (stretched there once when the contrast is low).
+    tops = list(accumulate((fl.shape[0] + 1 for fl in flats), initial=0))
+    stack = np.full((tops[-1], max(fl.shape[1] for fl in flats)), 255, np.uint8)
+    for top, fl in zip(tops, flats):
+        stack[top : top + fl.shape[0], : fl.shape[1]] = fl
     lo, hi = ink_range(stack[::3, ::3])
     if hi - lo < MIN_SPREAD:
         return out, (cx0, cy0)
     if hi - lo < LOW_SPREAD:
-        flats = [stretched(fl, lo) for fl in flats]
         stack = stretched(stack, lo)
+        flats = [stack[top : top + fl.shape[0], : fl.shape[1]] for top, fl in zip(tops, flats)]
     thr = edge_otsu(stack)
     block = local_block(image.shape)
     g = TEXT_GROW * char_h
