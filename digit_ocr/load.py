@@ -408,6 +408,13 @@ def _over_limit(name: str, w: int, h: int, limit: int) -> UnreadableInputError:
     )
 
 
+#: The codec's reduced decodes (1/8, 1/4, 1/2 a side) and their pixel factors, by ``gray``.
+_JPEG_REDUCED = {
+    gray: [(getattr(cv2, f"IMREAD_REDUCED_{'GRAYSCALE' if gray else 'COLOR'}_{k}"), k * k) for k in (8, 4, 2)]
+    for gray in (False, True)
+}
+
+
 def decode(data: bytes, name: str = "<image>", gray: bool = False) -> LoadedImage:
     """Decode image bytes to an 8-bit grayscale or BGR array (alpha composited on white).
 
@@ -473,12 +480,6 @@ def decode(data: bytes, name: str = "<image>", gray: bool = False) -> LoadedImag
         img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         scale /= f
     return LoadedImage(img, scale, warnings)
-
-
-_JPEG_REDUCED = {
-    gray: [(getattr(cv2, f"IMREAD_REDUCED_{'GRAYSCALE' if gray else 'COLOR'}_{k}"), k * k) for k in (8, 4, 2)]
-    for gray in (False, True)
-}
 
 
 def to_8bit(img: np.ndarray) -> np.ndarray:
