@@ -321,7 +321,9 @@ LINE_WOBBLE = 2
 MAX_LINE_SHARE = 0.25
 
 
-def remove_long_lines(ink: np.ndarray, page_height: int | None = None) -> np.ndarray:
+def remove_long_lines(
+    ink: np.ndarray, page_height: int | None = None, fields: list[tuple[int, int, int, int]] | None = None
+) -> np.ndarray:
     """Erase horizontal lines longer than :data:`LONG_LINE` image heights (a form's baseline,
     an underline touching the digits above it, a bright band along a display's edge).
 
@@ -329,7 +331,8 @@ def remove_long_lines(ink: np.ndarray, page_height: int | None = None) -> np.nda
     all the characters into one mark, would spoil. Only the line's own rows are erased, column
     by column along its course, so that strokes touching or crossing it keep what lies off it.
     Returns ``ink`` itself when there is no such line. ``page_height``: the height of the page
-    when ``ink`` is a part of it (lines are as long as the page's are).
+    when ``ink`` is a part of it (lines are as long as the page's are). ``fields``, when given,
+    receives the box ``(x0, y0, x1, y1)`` of each row of boxes whose sides were erased too.
     """
     H, W = ink.shape
     page_h = page_height or H
@@ -366,7 +369,7 @@ def remove_long_lines(ink: np.ndarray, page_height: int | None = None) -> np.nda
         on_line = (rows >= np.floor(centre - half)) & (rows < np.ceil(centre + half)) & filled
         out[y0:y1, x : x + w][on_line] = 0
         found.append((x, x + w, float(centre.mean()), half))
-    return _remove_box_sides(out, found)
+    return _remove_box_sides(out, found, fields)
 
 
 #: Between two long lines an upright stroke that reaches from one to the other (within this many
@@ -374,12 +377,19 @@ def remove_long_lines(ink: np.ndarray, page_height: int | None = None) -> np.nda
 BOX_REACH = 2
 #: ... and the sides of a row of boxes are evenly spaced: their steps vary by at most this share.
 BOX_EVEN = 0.2
+#: ... and boxes at most this many times as wide as high hold a character each (a comb field:
+#: its digits are one number); wider ones are a table's cells, each holding its own number.
+COMB_CELL = 1.6
 
 
-def _remove_box_sides(ink: np.ndarray, lines: list[tuple[int, int, float, float]]) -> np.ndarray:
+def _remove_box_sides(
+    ink: np.ndarray,
+    lines: list[tuple[int, int, float, float]],
+    fields: list[tuple[int, int, int, int]] | None = None,
+) -> np.ndarray:
     """Erase the upright sides of the boxes that two long lines (erased already) bounded: the
     cells of a comb field ("|9|0|2|1|0|") or a table row. Handwriting crossing the lines of ruled
-    paper does not reach from one line to the next."""
+    paper does not reach from one line to the next. ``fields`` receives each such row's box."""
     lines = sorted(lines, key=lambda v: v[2])
     for (a0, a1, top, ta), (b0, b1, bottom, tb) in zip(lines[:-1], lines[1:]):
         x0, x1 = max(a0, b0), min(a1, b1)
@@ -395,6 +405,8 @@ def _remove_box_sides(ink: np.ndarray, lines: list[tuple[int, int, float, float]
         steps = np.diff(np.sort(xs))
         if len(xs) >= 3 and steps.std() <= BOX_EVEN * steps.mean():
             region[cv2.dilate(sides, np.ones((3, 3), np.uint8)) > 0] = 0
+            if fields is not None and steps.mean() <= COMB_CELL * (y1 - y0):  # a box a character
+                fields.append((x0, y0, x1, y1))
     return ink
 
 
@@ -702,7 +714,8 @@ def segment(
     them on a reduced page. ``page_height``: the height of the page when ``ink`` is a part of it.
     """
     H, W = ink.shape
-    ink = remove_long_lines(ink, page_height)
+    fields: list[tuple[int, int, int, int]] = []  # rows of boxes: one number, a digit a box
+    ink = remove_long_lines(ink, page_height, fields)
     ink_labels, parts = _components(ink)
     if not parts:
         return []
@@ -798,8 +811,8 @@ def segment(
             continue
         items = _join_halves(items, line_h)
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
-        for c, gap in zip(items[1:], gaps):
-            c.space_before = gap > 0.9 * line_h
+        for a, c, gap in zip(items[:-1], items[1:], gaps):
+            c.space_before = gap > 0.9 * line_h and not _same_field(a, c, fields)
         result.append(SegmentLine(items))
     if any(len(line.items) > 1 for line in result):
         # A mark alone on its line, on a page with lines of several characters, drawn in strokes
@@ -817,6 +830,15 @@ def segment(
             if len(line.items) >= 3 or all(SHORT_LINE[0] * h <= c.h <= SHORT_LINE[1] * h for c in line.items)
         ]
     return result
+
+
+def _same_field(a: Candidate, b: Candidate, fields: list[tuple[int, int, int, int]]) -> bool:
+    """Whether two characters are in the boxes of one comb field (the gap between them is a
+    box's side, not a space between two numbers)."""
+    return any(
+        x0 <= a.x and b.x + b.w <= x1 and y0 <= min(a.y, b.y) and max(a.y + a.h, b.y + b.h) <= y1
+        for x0, y0, x1, y1 in fields
+    )
 
 
 def _hairline(c: Candidate) -> bool:
