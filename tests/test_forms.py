@@ -7,6 +7,7 @@ drops words it is sure are text. Images are drawn here with matplotlib's fonts.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -64,3 +65,16 @@ def _comb(text: str, cell: int, px: int) -> np.ndarray:
 def test_digits_in_the_boxes_of_a_comb_field(text: str, cell: int, px: int) -> None:
     """The boxes' sides are not 1s, and the digits of the boxes are one number."""
     assert read_image(_comb(text, cell, px), engine="model").text == text
+
+
+def test_the_numbers_in_the_cells_of_a_table_row_stay_apart() -> None:
+    """Cells wider than high, evenly spaced between two long lines, hold a number each: their
+    sides go, as a comb field's do, but the numbers are not joined."""
+    img = np.full((140, 760), 245, np.uint8)
+    cv2.line(img, (20, 30), (740, 30), 40, 2)
+    cv2.line(img, (20, 110), (740, 110), 40, 2)
+    for x in range(20, 741, 180):
+        cv2.line(img, (x, 30), (x, 110), 40, 2)
+    for i, number in enumerate(["12", "345", "6", "7890"]):
+        cv2.putText(img, number, (40 + 180 * i, 90), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 3, cv2.LINE_AA)
+    assert read_image(img, engine="model").text == "12 345 6 7890"
