@@ -12,11 +12,13 @@ from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
     _dark_levels,
     _flat_values,
+    _threshold_plain,
     background,
     flatten,
     flattened,
     percentiles_u8,
     polarities,
+    threshold,
 )
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
@@ -395,3 +397,24 @@ def test_dark_levels_equal_a_plain_histogram() -> None:
     for page in pages:
         for top in (1, 128, 230, 255):
             assert np.array_equal(_dark_levels(page, top), np.bincount(page.ravel(), minlength=256)[:top])
+
+
+def test_threshold_in_one_test_equals_the_three_tests() -> None:
+    pages = []
+    for name in ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg"):
+        gray = _sample_gray(name)
+        bg = background(gray)
+        for inv in (False, True):
+            flat = flattened(gray, inv, bg)[1]
+            pages += [flat, flat[5:-7, 3:-11]]  # a view inside a larger image too, as region_ink's
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        page = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        page[rng.random((h, w)) < rng.uniform(0, 1)] = rng.integers(0, 256)  # runs of one level
+        pages.append(page)
+    for page in pages:
+        for thr in (0.0, 12.5, 29.0, 30.0, 31.0, 40.2, 128.0, 180.7, 222.0, 255.0, 256.0, 300.0):
+            for block in (None, 3, 15, 29):
+                want = _threshold_plain(page, thr, block or max(15, int(min(page.shape) / 10) | 1))
+                assert np.array_equal(threshold(page, thr, block), want)
