@@ -104,11 +104,7 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     bg = bg or background(gray)
     small = bg.small
     level = bg.level if bg.level is not None else np.full_like(small, int(np.median(small)))
-    d = small.astype(np.float32) - level.astype(np.float32)
-    # Only strong departures count: strokes depart far, uneven light and paper texture little.
-    t = POLARITY_STRONG * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
-    darker = float(np.maximum(-d - t, 0).sum())
-    lighter = float(np.maximum(d - t, 0).sum())
+    darker, lighter = _departures(small, level)
     ratio = (darker + 1.0) / (lighter + 1.0)
     guess = ratio < 1.0
     if 1 / POLARITY_BAND < ratio < POLARITY_BAND:
@@ -124,6 +120,19 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     if ours[0] > POLARITY_OVERRULE * theirs[0] > 0 and ours[1] > POLARITY_OVERRULE * theirs[1]:
         return [not guess]
     return [guess]
+
+
+def _departures(small: np.ndarray, level: np.ndarray) -> tuple[float, float]:
+    """How far, in all, the pixels of ``small`` are darker and lighter than their ``level``,
+    counting only strong departures: strokes depart far, uneven light and paper texture little."""
+    d = cv2.subtract(small, level, dtype=cv2.CV_32F)  # small - level, exact in float32
+    t = np.float32(POLARITY_STRONG * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0])
+    # The sums of max(-d - t, 0) and max(d - t, 0), made in one buffer and summed as numpy
+    # sums the plain expressions (the same float32 values in the same order): 0.136 -> 0.121 ms.
+    part = np.subtract(-t, d)
+    darker = float(np.maximum(part, 0, out=part).sum())
+    np.subtract(d, t, out=part)
+    return darker, float(np.maximum(part, 0, out=part).sum())
 
 
 def _ink_cover(ink: np.ndarray) -> tuple[float, float]:

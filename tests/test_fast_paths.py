@@ -11,6 +11,7 @@ import pytest
 from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
     _dark_levels,
+    _departures,
     _flat_values,
     _threshold_plain,
     background,
@@ -446,3 +447,16 @@ def test_edge_otsu_equals_the_plain_one() -> None:
     for page in _flat_pages(10, 200, 3):
         assert edge_otsu(page) == _edge_otsu_plain(page)
 
+
+def test_departures_equal_the_plain_sums() -> None:
+    names = ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg")
+    pairs = [(bg.small, bg.level) for bg in map(background, map(_sample_gray, names)) if bg.level is not None]
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(1, 200, 2))
+        pairs.append(tuple(rng.integers(0, 256, (2, h, w), dtype=np.uint8)))
+    for small, level in pairs:
+        d = small.astype(np.float32) - level.astype(np.float32)
+        t = 0.4 * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
+        want = float(np.maximum(-d - t, 0).sum()), float(np.maximum(d - t, 0).sum())
+        assert _departures(small, level) == want
