@@ -104,11 +104,7 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     bg = bg or background(gray)
     small = bg.small
     level = bg.level if bg.level is not None else np.full_like(small, int(np.median(small)))
-    d = small.astype(np.float32) - level.astype(np.float32)
-    # Only strong departures count: strokes depart far, uneven light and paper texture little.
-    t = POLARITY_STRONG * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
-    darker = float(np.maximum(-d - t, 0).sum())
-    lighter = float(np.maximum(d - t, 0).sum())
+    darker, lighter = _departures(small, level)
     ratio = (darker + 1.0) / (lighter + 1.0)
     guess = ratio < 1.0
     if 1 / POLARITY_BAND < ratio < POLARITY_BAND:
@@ -124,6 +120,19 @@ def polarities(gray: np.ndarray, bg: Background | None = None) -> list[bool]:
     if ours[0] > POLARITY_OVERRULE * theirs[0] > 0 and ours[1] > POLARITY_OVERRULE * theirs[1]:
         return [not guess]
     return [guess]
+
+
+def _departures(small: np.ndarray, level: np.ndarray) -> tuple[float, float]:
+    """How far, in all, the pixels of ``small`` are darker and lighter than their ``level``,
+    counting only strong departures: strokes depart far, uneven light and paper texture little."""
+    d = cv2.subtract(small, level, dtype=cv2.CV_32F)  # small - level, exact in float32
+    t = np.float32(POLARITY_STRONG * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0])
+    # The sums of max(-d - t, 0) and max(d - t, 0), made in one buffer and summed as numpy
+    # sums the plain expressions (the same float32 values in the same order): 0.136 -> 0.121 ms.
+    part = np.subtract(-t, d)
+    darker = float(np.maximum(part, 0, out=part).sum())
+    np.subtract(d, t, out=part)
+    return darker, float(np.maximum(part, 0, out=part).sum())
 
 
 def _ink_cover(ink: np.ndarray) -> tuple[float, float]:
@@ -241,6 +250,23 @@ def threshold(flat: np.ndarray, thr: float, block: int | None = None) -> np.ndar
     default a tenth of the image's shorter side), or far under ``thr``. The local test keeps
     paper texture near the threshold out."""
     block = block or local_block(flat.shape)
+    top = math.ceil(thr) - 1  # ink is at most ``top``, and at most ``top - 30`` or local
+    if not 30 <= top <= 255:
+        return _threshold_plain(flat, thr, block)
+    # ``adaptiveThreshold`` marks ``flat <= mean - 10`` (its window's mean, by the same box
+    # filter), so the three tests are one: ``flat <= min(top, max(mean - 10, top - 30))``. The
+    # subtraction saturates at 0, which ``max`` with ``top - 30 >= 0`` makes harmless. Four
+    # vector passes instead of the mask's table look-up (a scalar loop) and four: 0.09 -> 0.066
+    # ms on a probe.
+    limit = cv2.boxFilter(flat, -1, (block, block), borderType=cv2.BORDER_REPLICATE | cv2.BORDER_ISOLATED)
+    cv2.subtract(limit, 10, dst=limit)
+    cv2.max(limit, top - 30, dst=limit)
+    cv2.min(limit, top, dst=limit)
+    return cv2.compare(flat, limit, cv2.CMP_LE)
+
+
+def _threshold_plain(flat: np.ndarray, thr: float, block: int) -> np.ndarray:
+    """:func:`threshold` test by test (any ``thr``)."""
     local = cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
     return cv2.bitwise_and(_below(flat, thr), cv2.bitwise_or(local, _below(flat, thr - 30)))
 
@@ -300,7 +326,9 @@ def edge_otsu(flat: np.ndarray) -> float:
     """
     grad = cv2.morphologyEx(flat, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     gthr, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    near = flat[grad > max(gthr, 12)]
+    # An integer bound (the same test on 8-bit levels): a float one makes numpy compare in
+    # float64, twice as slow.
+    near = flat[grad > math.floor(max(gthr, 12))]
     if near.size < 50:
         near = flat.ravel()
     thr, _ = cv2.threshold(near.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)

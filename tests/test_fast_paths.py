@@ -11,13 +11,18 @@ import pytest
 from digit_ocr import normalize, read_image, reader
 from digit_ocr.binarize import (
     _dark_levels,
+    _departures,
     _flat_values,
+    _threshold_plain,
     background,
+    edge_otsu,
     flatten,
     flattened,
     percentiles_u8,
     polarities,
+    threshold,
 )
+from digit_ocr.binarize import _median as _hist_median
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -380,18 +385,78 @@ def test_the_hull_of_the_row_ends_is_the_hull_of_all_the_ink() -> None:
 
 
 
-def test_dark_levels_equal_a_plain_histogram() -> None:
+def _flat_pages(seed: int, count: int, least: int) -> list[np.ndarray]:
+    """Samples, each flattened in both polarities, and ``count`` random pages of at least
+    ``least`` pixels a side, mostly paper (runs of 255) or not."""
     pages = []
     for name in ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg"):
         gray = _sample_gray(name)
         bg = background(gray)
         pages += [gray, *(flattened(gray, inv, bg)[1] for inv in (False, True))]
-    rng = np.random.default_rng(8)
-    for _ in range(300):
-        h, w = (int(v) for v in rng.integers(1, 80, 2))
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        h, w = (int(v) for v in rng.integers(least, 80, 2))
         page = rng.integers(int(rng.integers(0, 256)), 256, (h, w)).astype(np.uint8)
         page[rng.random((h, w)) < rng.uniform(0, 1)] = 255  # paper
         pages.append(page)
-    for page in pages:
+    return pages
+
+
+def test_dark_levels_equal_a_plain_histogram() -> None:
+    for page in _flat_pages(8, 300, 1):
         for top in (1, 128, 230, 255):
             assert np.array_equal(_dark_levels(page, top), np.bincount(page.ravel(), minlength=256)[:top])
+
+
+def test_threshold_in_one_test_equals_the_three_tests() -> None:
+    pages = []
+    for name in ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg"):
+        gray = _sample_gray(name)
+        bg = background(gray)
+        for inv in (False, True):
+            flat = flattened(gray, inv, bg)[1]
+            pages += [flat, flat[5:-7, 3:-11]]  # a view inside a larger image too, as region_ink's
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        page = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        page[rng.random((h, w)) < rng.uniform(0, 1)] = rng.integers(0, 256)  # runs of one level
+        pages.append(page)
+    for page in pages:
+        for thr in (0.0, 12.5, 29.0, 30.0, 31.0, 40.2, 128.0, 180.7, 222.0, 255.0, 256.0, 300.0):
+            for block in (None, 3, 15, 29):
+                want = _threshold_plain(page, thr, block or max(15, int(min(page.shape) / 10) | 1))
+                assert np.array_equal(threshold(page, thr, block), want)
+
+
+def _edge_otsu_plain(flat: np.ndarray) -> float:
+    """:func:`edge_otsu` with the float test of the edge pixels and a plain histogram."""
+    grad = cv2.morphologyEx(flat, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    gthr, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    near = flat[grad > max(gthr, 12.0)]
+    if near.size < 50:
+        near = flat.ravel()
+    thr, _ = cv2.threshold(near.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    hist = np.bincount(flat.ravel(), minlength=256)[:230]
+    if hist.sum() > 50:
+        thr = max(float(thr), 0.5 * (255.0 + _hist_median(hist)))
+    return min(float(thr), 222.0)
+
+
+def test_edge_otsu_equals_the_plain_one() -> None:
+    for page in _flat_pages(10, 200, 3):
+        assert edge_otsu(page) == _edge_otsu_plain(page)
+
+
+def test_departures_equal_the_plain_sums() -> None:
+    names = ("meter_mono.jpg", "handwritten_pencil.jpg", "lcd_sevenseg.jpg")
+    pairs = [(bg.small, bg.level) for bg in map(background, map(_sample_gray, names)) if bg.level is not None]
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(1, 200, 2))
+        pairs.append(tuple(rng.integers(0, 256, (2, h, w), dtype=np.uint8)))
+    for small, level in pairs:
+        d = small.astype(np.float32) - level.astype(np.float32)
+        t = 0.4 * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
+        want = float(np.maximum(-d - t, 0).sum()), float(np.maximum(d - t, 0).sum())
+        assert _departures(small, level) == want
