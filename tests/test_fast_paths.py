@@ -18,6 +18,8 @@ from digit_ocr.binarize import (
     percentiles_u8,
     polarities,
 )
+from digit_ocr.classify import NOT_A_DIGIT, Prediction, classify
+from digit_ocr.model import Model
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -395,3 +397,45 @@ def test_dark_levels_equal_a_plain_histogram() -> None:
     for page in pages:
         for top in (1, 128, 230, 255):
             assert np.array_equal(_dark_levels(page, top), np.bincount(page.ravel(), minlength=256)[:top])
+
+
+def test_log_confidences_equal_the_log_of_each() -> None:
+    rng = np.random.default_rng(12)
+    values = [*rng.random(500).tolist(), *rng.random(500).astype(np.float32).tolist(), 0.0, 1e-4, 1.0]
+    preds = [Prediction("1", v, "7", 0.0) for v in values]
+    want = [float(np.log(max(p.confidence, 1e-4))) for p in preds]
+    for n in (1, 2, 7, len(preds)):
+        assert reader._log_confidences(preds[:n]) == want[:n]
+
+
+def _plain_classify(model: Model, features: np.ndarray) -> list[Prediction]:
+    """classify.classify as first written: NumPy scalars of each row."""
+    proba = model.predict_proba(features)
+    classes = [int(c) for c in model.classes]
+    reject_col = classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in classes else None
+    digit_cols = [i for i, c in enumerate(classes) if c != NOT_A_DIGIT]
+    digits = proba[:, digit_cols]
+    order = np.argsort(-digits, axis=1)
+    out = []
+    for k, (row, idx) in enumerate(zip(digits, order)):
+        a, b = int(idx[0]), int(idx[1])
+        reject = float(proba[k, reject_col]) if reject_col is not None else 0.0
+        names = str(classes[digit_cols[a]]), str(classes[digit_cols[b]])
+        out.append(Prediction(names[0], float(row[a]), names[1], float(row[b]), reject))
+    return out
+
+
+def test_classify_equals_the_plain_one() -> None:
+    model = reader.get_model()
+    feats = normalize.features_of(_sample_pieces())
+    rng = np.random.default_rng(13)
+    noise = rng.integers(0, 17, (50, 64)).astype(np.float32)
+    feats = np.vstack([feats, noise, np.zeros((1, 64), np.float32)])
+    digits_only = Model(model.coef[:10], model.intercept[:10], model.classes[:10], model.meta)  # no class 10
+    digits_only.arrays = model.arrays
+    for m in (model, digits_only):
+        for rows in (feats[:1], feats):
+            got = classify(m, rows)
+            assert got == _plain_classify(m, rows)
+            assert all(type(p.confidence) is float and type(p.not_a_digit) is float for p in got)
+    assert classify(model, feats[:0]) == []
