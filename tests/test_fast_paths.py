@@ -399,6 +399,20 @@ def test_dark_levels_equal_a_plain_histogram() -> None:
             assert np.array_equal(_dark_levels(page, top), np.bincount(page.ravel(), minlength=256)[:top])
 
 
+def test_binary_moments_equal_opencvs() -> None:
+    inks = [normalize.crop(ink) for ink in _sample_pieces()]
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 200, 2))
+        inks.append((rng.random((h, w)) < rng.uniform(0, 1)).astype(np.uint8))
+    side = normalize._MOMENT_SIDE
+    inks += [np.zeros((4, 3), np.uint8), np.ones((side, 40), np.uint8), np.ones((side + 1, 3), np.uint8)]
+    for ink in inks:
+        m = cv2.moments(ink, binaryImage=True)
+        assert normalize._binary_moments(ink) == (m["m00"], m["m01"], m["mu11"], m["mu02"])
+        assert np.array_equal(normalize._deslant_fast(ink), normalize.deslant(ink))
+
+
 def test_log_confidences_equal_the_log_of_each() -> None:
     rng = np.random.default_rng(12)
     values = [*rng.random(500).tolist(), *rng.random(500).astype(np.float32).tolist(), 0.0, 1e-4, 1.0]
