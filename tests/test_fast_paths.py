@@ -19,7 +19,7 @@ from digit_ocr.binarize import (
     polarities,
 )
 from digit_ocr.classify import NOT_A_DIGIT, Prediction, classify
-from digit_ocr.model import Model
+from digit_ocr.model import Model, feature_map
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -453,3 +453,16 @@ def test_classify_equals_the_plain_one() -> None:
             assert got == _plain_classify(m, rows)
             assert all(type(p.confidence) is float and type(p.not_a_digit) is float for p in got)
     assert classify(model, feats[:0]) == []
+
+
+def test_rff_feature_map_in_place_equals_the_plain_one() -> None:
+    arrays = reader.get_model().arrays
+    W, b = arrays["rff_weights"], arrays["rff_offsets"]
+    rng = np.random.default_rng(14)
+    X = rng.integers(0, 17, (300, 64)).astype(np.float32)
+    X[rng.random(X.shape) < 0.5] = 0  # as sparse as digits' features
+    for n in (1, 2, 7, 12, 300):
+        Z = X[:n] / 16.0
+        want = np.cos(Z @ W + b) * np.float32(np.sqrt(2.0 / W.shape[1]))
+        got = feature_map(X[:n], "rff", arrays)
+        assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)
