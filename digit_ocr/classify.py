@@ -32,17 +32,12 @@ def classify(model: Model, features: np.ndarray) -> list[Prediction]:
     reject_col = classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in classes else None
     digit_cols = [i for i, c in enumerate(classes) if c != NOT_A_DIGIT]
     digits = proba[:, digit_cols]
-    order = np.argsort(-digits, axis=1)
-    out = []
-    for k, (row, idx) in enumerate(zip(digits, order)):
-        a, b = int(idx[0]), int(idx[1])
-        out.append(
-            Prediction(
-                str(classes[digit_cols[a]]),
-                float(row[a]),
-                str(classes[digit_cols[b]]),
-                float(row[b]),
-                float(proba[k, reject_col]) if reject_col is not None else 0.0,
-            )
-        )
-    return out
+    # Plain Python numbers once for all rows (tolist), not a NumPy scalar per field: the same values.
+    order = np.argsort(-digits, axis=1)[:, :2].tolist()
+    rows = digits.tolist()
+    rejects = proba[:, reject_col].tolist() if reject_col is not None else [0.0] * len(rows)
+    names = [str(classes[c]) for c in digit_cols]
+    return [
+        Prediction(names[a], row[a], names[b], row[b], reject)
+        for row, (a, b), reject in zip(rows, order, rejects)
+    ]

@@ -62,7 +62,13 @@ def feature_map(X: np.ndarray, kind: str, arrays: dict[str, np.ndarray] | None =
         return np.hstack([Z, Z[:, i] * Z[:, j]])
     if kind == "rff" and arrays is not None:
         W, b = arrays["rff_weights"], arrays["rff_offsets"]
-        return np.cos(Z @ W + b) * np.float32(math.sqrt(2.0 / W.shape[1]))
+        # cos(Z W + b) * sqrt(2/D), each step in place in the product's array: the same element
+        # by element operations, without two more arrays of n x D.
+        F = Z @ W
+        F += b
+        np.cos(F, out=F)
+        F *= np.float32(math.sqrt(2.0 / W.shape[1]))
+        return F
     raise BadModelError(f"unknown feature map {kind!r}", "rebuild the model with `digit-ocr train`")
 
 

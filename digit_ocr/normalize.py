@@ -43,15 +43,20 @@ def crop(ink: np.ndarray) -> np.ndarray:
 def deslant(ink: np.ndarray) -> np.ndarray:
     """Shear the ink so that its principal vertical axis is upright (moments-based)."""
     m = cv2.moments(_u8(ink), binaryImage=True)
-    if m["mu02"] < 1e-6:
+    return _shear(ink, m["m00"], m["m01"], m["mu11"], m["mu02"])
+
+
+def _shear(ink: np.ndarray, m00: float, m01: float, mu11: float, mu02: float) -> np.ndarray:
+    """:func:`deslant` given the ink's moments (OpenCV's names)."""
+    if mu02 < 1e-6:
         return ink
-    skew = m["mu11"] / m["mu02"]
+    skew = mu11 / mu02
     skew = min(max(float(skew), -0.7), 0.7)
     if abs(skew) < 0.05:
         return ink
     h, w = ink.shape
     pad = math.ceil(abs(skew) * h) + 1
-    yc = m["m01"] / m["m00"]
+    yc = m01 / m00
     # x' = x - skew * (y - yc), shifted right by pad so nothing falls off.
     mat = np.array([[1, -skew, skew * yc + pad], [0, 1, 0]], np.float32)
     out = cv2.warpAffine(_u8(ink) * np.uint8(255), mat, (w + 2 * pad, h), flags=cv2.INTER_LINEAR)
@@ -59,6 +64,41 @@ def deslant(ink: np.ndarray) -> np.ndarray:
     kept = cv2.threshold(out, 127, 1, cv2.THRESH_BINARY)[1]
     x, y, w, h = cv2.boundingRect(kept)
     return kept[y : y + h, x : x + w] if w else np.zeros((1, 1), np.uint8)
+
+
+#: Bitmaps up to this many pixels high and wide have their moments taken by :func:`_binary_moments`.
+_MOMENT_SIDE = 2048
+#: Rows 1, y, y**2 and columns 1, x: ``_ROW_POWERS[:, :h] @ ink @ _COL_POWERS[:w]`` holds the raw
+#: moments m00, m10 / m01, m11 / m02, m12 of an h x w bitmap.
+_ROW_POWERS = np.arange(_MOMENT_SIDE, dtype=np.float64) ** np.arange(3, dtype=np.float64)[:, None]
+_COL_POWERS = np.ascontiguousarray(_ROW_POWERS[:2].T)
+
+
+def _binary_moments(ink: np.ndarray) -> tuple[float, float, float, float]:
+    """m00, m01, mu11 and mu02 of a 0/1 bitmap, bit for bit those of ``cv2.moments(ink,
+    binaryImage=True)``, in about half its time (two small matrix products).
+
+    Why they are the same: OpenCV sums each 32x32 tile's moments of 0/255 pixels in integers,
+    scales them by 1/255 (which gives the integer sums of 0/1 pixels back exactly: checked for
+    all sums below 2**27, far above a tile's) and adds the tiles up, all in whole numbers below
+    2**53, so its raw moments are the exact integer sums; so are these (float64 products of whole
+    numbers, every partial sum below 2**53 for sides up to _MOMENT_SIDE). The central moments
+    then follow OpenCV's ``completeMomentState``, operation for operation.
+    """
+    h, w = ink.shape
+    if h > _MOMENT_SIDE or w > _MOMENT_SIDE:
+        m = cv2.moments(ink, binaryImage=True)
+        return m["m00"], m["m01"], m["mu11"], m["mu02"]
+    raw = _ROW_POWERS[:, :h] @ ink.astype(np.float64) @ _COL_POWERS[:w]
+    (m00, m10), (m01, m11), (m02, _) = raw.tolist()
+    inv_m00 = 1.0 / m00 if m00 > 2.220446049250313e-16 else 0.0  # DBL_EPSILON
+    cy = m01 * inv_m00
+    return m00, m01, m11 - m10 * cy, m02 - m01 * cy
+
+
+def _deslant_fast(ink: np.ndarray) -> np.ndarray:
+    """:func:`deslant` of a 0/1 bitmap (as :func:`crop` gives), its moments by :func:`_binary_moments`."""
+    return _shear(ink, *_binary_moments(ink))
 
 
 def to_canvas(ink: np.ndarray) -> np.ndarray:
@@ -123,10 +163,16 @@ def features(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
 
 
 def features_of(inks: Sequence[np.ndarray], *, slant: bool = True) -> np.ndarray:
-    """The features of several digit bitmaps, one row each: :func:`features` of each, reduced together."""
+    """The features of several digit bitmaps, one row each: :func:`features` of each, reduced
+    together (and de-slanted by :func:`_deslant_fast`)."""
     if not inks:
         return np.zeros((0, 64), np.float32)
-    return reduce_many(np.stack([normalize_stroke(canvas_of(ink, slant=slant)) for ink in inks]))
+    shear = _deslant_fast if slant else _unchanged
+    return reduce_many(np.stack([normalize_stroke(to_canvas(shear(crop(ink)))) for ink in inks]))
+
+
+def _unchanged(ink: np.ndarray) -> np.ndarray:
+    return ink
 
 
 def features_from_canvas(canvas: np.ndarray) -> np.ndarray:

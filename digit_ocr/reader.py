@@ -274,23 +274,30 @@ def _rejected(p: Prediction) -> bool:
     return p.confidence / max(1e-9, 1.0 - p.not_a_digit) < REJECT_BELOW
 
 
-def _option_score(preds: list[Prediction]) -> float:
+def _option_score(logs: list[float]) -> float:
     """How well the model reads one way of cutting a candidate: the mean log confidence of its
-    pieces, less a little for each extra piece (so a cut must earn its place)."""
-    logs = [float(np.log(max(p.confidence, 1e-4))) for p in preds]
-    return sum(logs) / len(logs) - SPLIT_PENALTY * (len(preds) - 1)
+    pieces (``logs``, see :func:`_log_confidences`), less a little for each extra piece (so a cut
+    must earn its place)."""
+    return sum(logs) / len(logs) - SPLIT_PENALTY * (len(logs) - 1)
 
 
-def _best_cut(c: Candidate, pred: Callable[[Candidate], Prediction]) -> list[Candidate]:
-    """The way of reading a candidate whose pieces the model reads best (``pred``: the model's
-    reading of a piece): whole, cut into touching digits, or without the marks clinging to it."""
+def _log_confidences(preds: list[Prediction]) -> list[float]:
+    """The log of each prediction's confidence (at least 1e-4), in one call for them all: NumPy's
+    log of an array gives each element the same value as the log of that element alone."""
+    return np.log(np.maximum([p.confidence for p in preds], 1e-4)).tolist()
+
+
+def _best_cut(c: Candidate, log_conf: Callable[[Candidate], float]) -> list[Candidate]:
+    """The way of reading a candidate whose pieces the model reads best (``log_conf``: the log
+    confidence of the model's reading of a piece): whole, cut into touching digits, or without
+    the marks clinging to it."""
     options = [[c], *c.splits]
-    scores = [_option_score([pred(q) for q in opt]) for opt in options]
+    scores = [_option_score([log_conf(q) for q in opt]) for opt in options]
     if c.joined:
         scores[0] -= JOIN_PENALTY
     if c.core is not None:
         options.append([c.core])
-        scores.append(_option_score([pred(c.core)]) - TRIM_PENALTY)
+        scores.append(_option_score([log_conf(c.core)]) - TRIM_PENALTY)
     return options[scores.index(max(scores))]  # the first best, as np.argmax
 
 
@@ -308,12 +315,13 @@ def _classify_lines(
     feats = normalize.features_of([p.ink for p in pieces])
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
+    logs = _log_confidences(preds)
     lines = []
     for sline in seg:
         chosen = [
             (piece, c.space_before and j == 0, piece is c or piece is c.core)
             for c in sline.items
-            for j, piece in enumerate(_best_cut(c, lambda q: preds[at[id(q)]]))
+            for j, piece in enumerate(_best_cut(c, lambda q: logs[at[id(q)]]))
         ]
         parts = [q for q, _, _ in chosen]
         votes = [preds[at[id(q)]] for q in parts]

@@ -23,6 +23,8 @@ from digit_ocr.binarize import (
     threshold,
 )
 from digit_ocr.binarize import _median as _hist_median
+from digit_ocr.classify import NOT_A_DIGIT, Prediction, classify
+from digit_ocr.model import Model, feature_map
 from digit_ocr.segment import (
     CUT_DRIFT_COST,
     CUT_INK_COST,
@@ -460,3 +462,72 @@ def test_departures_equal_the_plain_sums() -> None:
         t = 0.4 * percentiles_u8(cv2.absdiff(small, level), (99.9,), np.float32)[0]
         want = float(np.maximum(-d - t, 0).sum()), float(np.maximum(d - t, 0).sum())
         assert _departures(small, level) == want
+
+
+def test_binary_moments_equal_opencvs() -> None:
+    inks = [normalize.crop(ink) for ink in _sample_pieces()]
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 200, 2))
+        inks.append((rng.random((h, w)) < rng.uniform(0, 1)).astype(np.uint8))
+    side = normalize._MOMENT_SIDE
+    inks += [np.zeros((4, 3), np.uint8), np.ones((side, 40), np.uint8), np.ones((side + 1, 3), np.uint8)]
+    for ink in inks:
+        m = cv2.moments(ink, binaryImage=True)
+        assert normalize._binary_moments(ink) == (m["m00"], m["m01"], m["mu11"], m["mu02"])
+        assert np.array_equal(normalize._deslant_fast(ink), normalize.deslant(ink))
+
+
+def test_log_confidences_equal_the_log_of_each() -> None:
+    rng = np.random.default_rng(12)
+    values = [*rng.random(500).tolist(), *rng.random(500).astype(np.float32).tolist(), 0.0, 1e-4, 1.0]
+    preds = [Prediction("1", v, "7", 0.0) for v in values]
+    want = [float(np.log(max(p.confidence, 1e-4))) for p in preds]
+    for n in (1, 2, 7, len(preds)):
+        assert reader._log_confidences(preds[:n]) == want[:n]
+
+
+def _plain_classify(model: Model, features: np.ndarray) -> list[Prediction]:
+    """classify.classify as first written: NumPy scalars of each row."""
+    proba = model.predict_proba(features)
+    classes = [int(c) for c in model.classes]
+    reject_col = classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in classes else None
+    digit_cols = [i for i, c in enumerate(classes) if c != NOT_A_DIGIT]
+    digits = proba[:, digit_cols]
+    order = np.argsort(-digits, axis=1)
+    out = []
+    for k, (row, idx) in enumerate(zip(digits, order)):
+        a, b = int(idx[0]), int(idx[1])
+        reject = float(proba[k, reject_col]) if reject_col is not None else 0.0
+        names = str(classes[digit_cols[a]]), str(classes[digit_cols[b]])
+        out.append(Prediction(names[0], float(row[a]), names[1], float(row[b]), reject))
+    return out
+
+
+def test_classify_equals_the_plain_one() -> None:
+    model = reader.get_model()
+    feats = normalize.features_of(_sample_pieces())
+    rng = np.random.default_rng(13)
+    noise = rng.integers(0, 17, (50, 64)).astype(np.float32)
+    feats = np.vstack([feats, noise, np.zeros((1, 64), np.float32)])
+    digits_only = Model(model.coef[:10], model.intercept[:10], model.classes[:10], model.meta)  # no class 10
+    digits_only.arrays = model.arrays
+    for m in (model, digits_only):
+        for rows in (feats[:1], feats):
+            got = classify(m, rows)
+            assert got == _plain_classify(m, rows)
+            assert all(type(p.confidence) is float and type(p.not_a_digit) is float for p in got)
+    assert classify(model, feats[:0]) == []
+
+
+def test_rff_feature_map_in_place_equals_the_plain_one() -> None:
+    arrays = reader.get_model().arrays
+    W, b = arrays["rff_weights"], arrays["rff_offsets"]
+    rng = np.random.default_rng(14)
+    X = rng.integers(0, 17, (300, 64)).astype(np.float32)
+    X[rng.random(X.shape) < 0.5] = 0  # as sparse as digits' features
+    for n in (1, 2, 7, 12, 300):
+        Z = X[:n] / 16.0
+        want = np.cos(Z @ W + b) * np.float32(np.sqrt(2.0 / W.shape[1]))
+        got = feature_map(X[:n], "rff", arrays)
+        assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)
