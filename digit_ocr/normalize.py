@@ -41,13 +41,9 @@ def crop(ink: np.ndarray) -> np.ndarray:
 
 
 def deslant(ink: np.ndarray) -> np.ndarray:
-    """Shear the ink so that its principal vertical axis is upright (moments-based)."""
-    m = cv2.moments(_u8(ink), binaryImage=True)
-    return _shear(ink, m["m00"], m["m01"], m["mu11"], m["mu02"])
-
-
-def _shear(ink: np.ndarray, m00: float, m01: float, mu11: float, mu02: float) -> np.ndarray:
-    """:func:`deslant` given the ink's moments (OpenCV's names)."""
+    """Shear a 0/1 bitmap (as :func:`crop` gives) so that the principal vertical axis of its ink
+    is upright (moments-based)."""
+    m00, m01, mu11, mu02 = _binary_moments(_u8(ink))
     if mu02 < 1e-6:
         return ink
     skew = mu11 / mu02
@@ -94,11 +90,6 @@ def _binary_moments(ink: np.ndarray) -> tuple[float, float, float, float]:
     inv_m00 = 1.0 / m00 if m00 > 2.220446049250313e-16 else 0.0  # DBL_EPSILON
     cy = m01 * inv_m00
     return m00, m01, m11 - m10 * cy, m02 - m01 * cy
-
-
-def _deslant_fast(ink: np.ndarray) -> np.ndarray:
-    """:func:`deslant` of a 0/1 bitmap (as :func:`crop` gives), its moments by :func:`_binary_moments`."""
-    return _shear(ink, *_binary_moments(ink))
 
 
 def to_canvas(ink: np.ndarray) -> np.ndarray:
@@ -163,16 +154,10 @@ def features(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
 
 
 def features_of(inks: Sequence[np.ndarray], *, slant: bool = True) -> np.ndarray:
-    """The features of several digit bitmaps, one row each: :func:`features` of each, reduced
-    together (and de-slanted by :func:`_deslant_fast`)."""
+    """The features of several digit bitmaps, one row each: :func:`features` of each, reduced together."""
     if not inks:
         return np.zeros((0, 64), np.float32)
-    shear = _deslant_fast if slant else _unchanged
-    return reduce_many(np.stack([normalize_stroke(to_canvas(shear(crop(ink)))) for ink in inks]))
-
-
-def _unchanged(ink: np.ndarray) -> np.ndarray:
-    return ink
+    return reduce_many(np.stack([normalize_stroke(canvas_of(ink, slant=slant)) for ink in inks]))
 
 
 def features_from_canvas(canvas: np.ndarray) -> np.ndarray:
