@@ -21,6 +21,16 @@ OUTLINE = 0.045
 #: A line of one or two marks beside lines of text: its marks are this many times as tall as
 #: the text's characters (at least, at most), or it is clutter.
 SHORT_LINE = (0.7, 1.4)
+#: A stroke (no wider than STRAY_WIDTH of its height) shorter than STRAY_HEIGHT of its line's
+#: characters and more than STRAY_GAP character heights from the line's other marks is a piece
+#: of a frame or of a line drawn across the scene, not a "1" (beside at least 3 other marks).
+STRAY_WIDTH = 0.35
+STRAY_HEIGHT = 0.8
+STRAY_GAP = 3.0
+#: A mark more than FRAME_TALL times as tall as its line's median mark, whose ink per half
+#: perimeter is under FRAME_THIN of theirs, is a piece of a frame.
+FRAME_TALL = 1.4
+FRAME_THIN = 0.5
 #: Nothing shorter than this many pixels is read as a digit: specks and dust, not characters
 #: (the reader works on small crops enlarged, so real digits are taller).
 MIN_CHAR_PX = 8
@@ -704,6 +714,32 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
+def _without_frames(parts: list[_Part]) -> list[_Part]:
+    """A line's marks without those much taller than its characters and drawn in far thinner
+    strokes (ink per half perimeter): the sides of a frame around the number, not digits."""
+    if len(parts) < 3:
+        return parts
+    mid_h = _median(sorted(p.h for p in parts))
+    stroke = _median(sorted(p.area / (p.w + p.h) for p in parts))
+    return [p for p in parts if not (p.h > FRAME_TALL * mid_h and p.area / (p.w + p.h) < FRAME_THIN * stroke)]
+
+
+def _strays(items: list[Candidate], line_h: float) -> list[Candidate]:
+    """A line's candidates (left to right) without the strokes far out beside them that are
+    shorter than its characters (see :data:`STRAY_GAP`)."""
+    if len(items) < 4:
+        return items
+    out = []
+    for i, c in enumerate(items):
+        if c.w <= STRAY_WIDTH * c.h and c.h < STRAY_HEIGHT * line_h:
+            left = c.x - (items[i - 1].x + items[i - 1].w) if i > 0 else math.inf
+            right = items[i + 1].x - (c.x + c.w) if i + 1 < len(items) else math.inf
+            if min(left, right) > STRAY_GAP * line_h:
+                continue
+        out.append(c)
+    return out
+
+
 def segment(
     ink: np.ndarray, heights: list[float] | None = None, page_height: int | None = None
 ) -> list[SegmentLine]:
@@ -780,6 +816,7 @@ def segment(
         kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
         if not kept:
             continue
+        kept = _without_frames(kept)
         items: list[Candidate] = []
         for p in kept:
             box = labels[p.y0 : p.y1, p.x0 : p.x1]
@@ -809,7 +846,7 @@ def segment(
             items.append(cand)
         if not items:
             continue
-        items = _join_halves(items, line_h)
+        items = _strays(_join_halves(items, line_h), line_h)
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for a, c, gap in zip(items[:-1], items[1:], gaps):
             c.space_before = gap > 0.9 * line_h and not _same_field(a, c, fields)
