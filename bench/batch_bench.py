@@ -13,7 +13,9 @@ same run so that the ratios hold whatever else the machine is doing:
 * the floor: decoding every image with ``cv2.imread`` (full size, colour), in 1 process and
   in 2 processes (each decoding its share; OpenCV limited to one thread per process); and the
   same decoding straight to gray, which is all the reader decodes of a JPEG (its luminance),
-  so that the batch is also compared with the least decoding it could do;
+  so that the batch is also compared with the least decoding it could do; when the optional
+  ``simplejpeg`` package is installed, also libjpeg-turbo's own decoding through it (1 process,
+  colour and gray), which can be faster than OpenCV's build;
 * ``digit-ocr batch --engine model`` with ``--jobs 1`` and ``--jobs 2`` (wall time of the
   whole command, interpreter start-up and model loading included);
 * ``tesseract IMG stdout --psm 6`` per image, 1 at a time and 2 at a time, on a subset of 50;
@@ -236,6 +238,22 @@ def _decode_all(paths: list[str], flag: int = cv2.IMREAD_COLOR) -> float:
     return time.process_time() - c0
 
 
+def simplejpeg_floor(paths: list[Path], colorspace: str) -> tuple[float, float] | None:
+    """Wall and CPU seconds to read and decode every image (1 process) with libjpeg-turbo through
+    simplejpeg (``colorspace``: "BGR" or "GRAY"), when that optional package is installed: a
+    decoder that OpenCV's build may not match, so that the floor is not flattered by our codec."""
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    for p in paths[:5]:
+        simplejpeg.decode_jpeg(p.read_bytes(), colorspace=colorspace)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for p in paths:
+        simplejpeg.decode_jpeg(p.read_bytes(), colorspace=colorspace)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def decode_floor(paths: list[Path], processes: int = 1, flag: int = cv2.IMREAD_COLOR) -> tuple[float, float]:
     """Wall and CPU seconds to decode every image (``flag``: colour or gray), split evenly over
     ``processes`` worker processes (started before the clock)."""
@@ -305,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
             what = f"gray decode, {k} process{'es' if k > 1 else ''}"
             gray_floor[k], cpu[what] = n / secs, 1000 * c / n
             print(f"{what}: {gray_floor[k]:.1f} images/s", flush=True)
+        turbo: dict[str, float] = {}
+        for cs in ("BGR", "GRAY"):
+            timed = simplejpeg_floor(paths, cs)
+            if timed is not None:
+                what = f"simplejpeg {'colour' if cs == 'BGR' else 'gray'} decode, 1 process"
+                turbo[cs], cpu[what] = n / timed[0], 1000 * timed[1] / n
+                print(f"{what}: {turbo[cs]:.1f} images/s", flush=True)
         batch_folder = folder
         if sorted(folder.glob("*.jpg")) != paths:  # a kept folder holding more: link just these
             batch_folder = tmp / "these"
@@ -334,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         print("against the gray decode (all the reader decodes of a JPEG): "
               + ", ".join(f"{k} process{'es' if k > 1 else ''} {gray_floor[k]:.1f} images/s, batch/gray "
                           f"{batch[k] / gray_floor[k]:.3f}x" for k in (1, 2)))
+        if turbo:
+            print("against libjpeg-turbo through simplejpeg, 1 process: "
+                  + ", ".join(f"{'colour' if cs == 'BGR' else 'gray'} {v:.1f} images/s, batch/it "
+                              f"{batch[1] / v:.3f}x" for cs, v in turbo.items()))
+        else:
+            print("(pip install simplejpeg to measure libjpeg-turbo's own decoding beside OpenCV's)")
         if 1 in tess:
             print(f"batch --jobs 2 against tesseract 1 at a time: {batch[2] / tess[1]:.1f}x; "
                   f"against the 1-process floor: {batch[2] / floor[1]:.3f}x")
