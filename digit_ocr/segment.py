@@ -27,8 +27,8 @@ SHORT_LINE = (0.7, 1.4)
 STRAY_WIDTH = 0.35
 STRAY_HEIGHT = 0.8
 STRAY_GAP = 3.0
-#: A mark more than FRAME_TALL times as tall as its line's median mark, whose ink per half
-#: perimeter is under FRAME_THIN of theirs, is a piece of a frame.
+#: A mark more than FRAME_TALL times as tall as its line's median mark, whose stroke width is
+#: under FRAME_THIN of theirs (median), is a piece of a frame.
 FRAME_TALL = 1.4
 FRAME_THIN = 0.5
 #: Nothing shorter than this many pixels is read as a digit: specks and dust, not characters
@@ -714,14 +714,31 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
-def _without_frames(parts: list[_Part]) -> list[_Part]:
+def _without_frames(parts: list[_Part], labels: np.ndarray) -> list[_Part]:
     """A line's marks without those much taller than its characters and drawn in far thinner
-    strokes (ink per half perimeter): the sides of a frame around the number, not digits."""
+    strokes: the sides of a frame around the number, not digits (``labels``: the page's marks)."""
     if len(parts) < 3:
         return parts
     mid_h = _median(sorted(p.h for p in parts))
-    stroke = _median(sorted(p.area / (p.w + p.h) for p in parts))
-    return [p for p in parts if not (p.h > FRAME_TALL * mid_h and p.area / (p.w + p.h) < FRAME_THIN * stroke)]
+    if all(p.h <= FRAME_TALL * mid_h for p in parts):
+        return parts
+    widths = [_stroke_width(p, labels) for p in parts]
+    stroke = float(np.median(widths))
+    return [p for p, w in zip(parts, widths) if not (p.h > FRAME_TALL * mid_h and w < FRAME_THIN * stroke)]
+
+
+def _stroke_width(p: _Part, labels: np.ndarray) -> float:
+    """A mark's typical stroke width: twice its ink over its outline's pixels (those with a
+    non-ink neighbour), whatever its shape (a stroke of width s and length L has s L pixels
+    and about 2 L on its outline)."""
+    box = labels[p.y0 : p.y1, p.x0 : p.x1]
+    mask = np.isin(box, p.labels).astype(np.uint8)
+    area = cv2.countNonZero(mask)
+    inner = cv2.countNonZero(cv2.erode(mask, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0))
+    return 2.0 * area / max(1, area - inner)
+
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def _strays(items: list[Candidate], line_h: float) -> list[Candidate]:
@@ -816,7 +833,7 @@ def segment(
         kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
         if not kept:
             continue
-        kept = _without_frames(kept)
+        kept = _without_frames(kept, labels)
         items: list[Candidate] = []
         for p in kept:
             box = labels[p.y0 : p.y1, p.x0 : p.x1]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from digit_ocr import read_image, synth
+from digit_ocr.segment import segment
 
 from .conftest import run_cli
 
@@ -321,3 +322,29 @@ def test_a_label_among_lines_and_frames(index: int) -> None:
     img, lines = photo(index)
     ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])  # as the bench writes it
     assert ok and read_image(jpeg.tobytes(), engine="model").text == "\n".join(lines)
+
+
+def _number_and(extra: str) -> np.ndarray:
+    """An ink mask of the number 2345 (42 pixels tall, strokes 6 wide) and ``extra`` beside it."""
+    ink = np.zeros((260, 900), np.uint8)
+    cv2.putText(ink, "2345", (40, 170), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 255, 6)
+    if extra == "tall 7":  # the same pen, 1.7 times as tall
+        cv2.putText(ink, "7", (330, 170), cv2.FONT_HERSHEY_SIMPLEX, 3.6, 255, 6)
+    elif extra == "frame corner":  # 2 pixels wide, twice as tall
+        cv2.polylines(ink, [np.array([[380, 90], [330, 90], [330, 175], [380, 175]])], False, 255, 2)
+    elif extra.startswith("short stroke at "):  # 10x30, the digits' stroke weight
+        x = int(extra.rsplit(" ", 1)[1])
+        cv2.rectangle(ink, (x, 140), (x + 9, 169), 255, -1)
+    return ink
+
+
+@pytest.mark.parametrize(
+    ("extra", "marks"),
+    [("tall 7", 5), ("frame corner", 4), ("short stroke at 230", 5), ("short stroke at 700", 4)],
+)
+def test_frame_sides_and_far_strokes_on_a_line_are_not_characters(extra: str, marks: int) -> None:
+    """On a line of digits, a mark far taller drawn in far thinner strokes (a frame's side) is
+    dropped, a taller digit in the same pen is not; a short stroke is dropped far out beside the
+    line (a piece of clutter), not next to its digits."""
+    lines = segment(_number_and(extra))
+    assert [len(line.items) for line in lines] == [marks]
