@@ -714,6 +714,13 @@ def _shear(mask: np.ndarray, slant: float, inverse: bool = False) -> np.ndarray:
     return cv2.warpAffine(mask, mat, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
 
 
+def _mask(box: np.ndarray, p: _Part) -> np.ndarray:
+    """The pixels of part ``p`` (bool) in ``box``, its box of the page's labels."""
+    if len(p.labels) == 1:
+        return box == p.labels[0]
+    return (box[..., None] == np.array(p.labels)).any(axis=2)
+
+
 def _without_frames(parts: list[_Part], labels: np.ndarray) -> list[_Part]:
     """A line's marks without those much taller than its characters and drawn in far thinner
     strokes: the sides of a frame around the number, not digits (``labels``: the page's marks)."""
@@ -731,8 +738,7 @@ def _stroke_width(p: _Part, labels: np.ndarray) -> float:
     """A mark's typical stroke width: twice its ink over its outline's pixels (those with a
     non-ink neighbour), whatever its shape (a stroke of width s and length L has s L pixels
     and about 2 L on its outline)."""
-    box = labels[p.y0 : p.y1, p.x0 : p.x1]
-    mask = np.isin(box, p.labels).astype(np.uint8)
+    mask = _mask(labels[p.y0 : p.y1, p.x0 : p.x1], p).view(np.uint8)
     area = cv2.countNonZero(mask)
     inner = cv2.countNonZero(cv2.erode(mask, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0))
     return 2.0 * area / max(1, area - inner)
@@ -837,10 +843,7 @@ def segment(
         items: list[Candidate] = []
         for p in kept:
             box = labels[p.y0 : p.y1, p.x0 : p.x1]
-            if len(p.labels) == 1:
-                sub = box == p.labels[0]
-            else:
-                sub = (box[..., None] == np.array(p.labels)).any(axis=2)
+            sub = _mask(box, p)
             cand = _piece(sub, p.x0, p.y0, 0, p.w)
             # The share of ink: ink.mean() of the 0/1 ink, the same number without numpy's overhead.
             if cand is None or cand.h < 0.45 * line_h or cv2.countNonZero(cand.ink) / cand.ink.size < 0.08:
