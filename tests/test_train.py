@@ -183,21 +183,6 @@ def test_a_clinging_mark_keeps_the_digit_and_adds_a_bar() -> None:
     assert marked.shape[0] > 40 and marked.sum() > ink.sum()
 
 
-def test_sheet_split_parts_are_disjoint_halves_of_every_row() -> None:
-    import sys
-
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from bench.sheet_split import part_indices
-
-    dev, test = part_indices("dev"), part_indices("test")
-    assert len(dev) == len(test) == 2500 and not set(dev) & set(test)
-    assert set(dev) | set(test) == set(range(5000))
-    assert np.bincount((dev // 100) // 5).tolist() == [250] * 10  # 250 of each digit
-    assert ((dev % 100) < 50).all()
-
-
 def test_fonts_source_without_its_font_packages_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from digit_ocr import synth, train
     from digit_ocr.errors import MissingDependencyError
