@@ -609,9 +609,8 @@ def section_normalize(ctx: Context) -> dict[str, Any]:
     if isinstance(folder, str):
         return {"skipped": folder}
     cells, labels = load_semeion(folder)
-    pick = stratified(
-        labels, len(labels) if not ctx.args.quick else 500, np.random.default_rng(ctx.args.seed)
-    )
+    rng = np.random.default_rng(ctx.args.seed)
+    pick = stratified(labels, 500, rng) if ctx.args.quick else np.arange(len(labels))
     model = load_model()
 
     def accuracy(make: Callable[[np.ndarray], np.ndarray]) -> float:
