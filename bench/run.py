@@ -457,11 +457,11 @@ def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
         "wall_seconds": {e: round(s, 2) for e, s in wall.items()},
         "groups": {
             g: {
-                e: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()}
+                e: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in s.items()}
                 for e, s in st.items()
             }
             for g, st in stats.items()
-        },  # fmt: skip
+        },
         "ratios": ratios,
         "items": items,
     }
