@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench import devsets  # noqa: E402
+from bench import devsets, rapidocr_peer  # noqa: E402
 from bench.devsets import digits_only, run_tesseract, tesseract_version  # noqa: E402
 from digit_ocr.errors import DigitOcrError  # noqa: E402
 from digit_ocr.evaluate import char_accuracy, load_labels, squash  # noqa: E402
@@ -350,7 +350,11 @@ def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
     rapid: dict[str, Any] = {}
 
     def run_rapid() -> list[dict[str, Any]] | None:
-        out, info = devsets.run_rapidocr_peer(images, jobs, not ctx.args.no_cache)
+        try:
+            out, info = devsets.run_rapidocr_peer(images, jobs, not ctx.args.no_cache)
+        except rapidocr_peer.WorkerError as exc:  # the section's other figures still count
+            rapid.update(available=False, reason=f"its worker failed: {exc}")
+            return None
         rapid.update(info.to_dict())
         return out
 
