@@ -95,6 +95,15 @@ def _one_flag(rng: np.random.Generator) -> list[Stroke]:
     return strokes
 
 
+def _one_upstroke(rng: np.random.Generator) -> list[Stroke]:
+    """A 1 begun low on the left: a long up-stroke to the top, then the stem straight down (an
+    inverted V, as many continental European and Latin American hands write it)."""
+    x = _u(rng, 0.65, 0.85)
+    start = (x - _u(rng, 0.5, 0.85), _u(rng, 0.5, 0.95))
+    up = spline(rng, [start, ((start[0] + x) / 2 + _u(rng, -0.04, 0.04), start[1] / 2), (x, 0.0)], 0.01)
+    return [join(up, line((x + _u(rng, -0.06, 0.06), 1.0)))]
+
+
 def _two_plain(rng: np.random.Generator) -> list[Stroke]:
     ry = _u(rng, 0.22, 0.32)
     top = arc(0.5, ry, 0.45, ry, _u(rng, -190, -150), _u(rng, 0, 40))
@@ -370,7 +379,7 @@ def _seven_bent(rng: np.random.Generator) -> list[Stroke]:
 
 FORMS: dict[int, tuple[Form, ...]] = {
     0: (_zero, _zero_egg),
-    1: (_one_plain, _one_flag),
+    1: (_one_plain, _one_flag, _one_upstroke),
     2: (_two_plain, _two_loop, _two_z, _two_spline, _two_curl),
     3: (_three_round, _three_flat, _three_cusp),
     4: (_four_open, _four_closed, _four_stem, _four_bent),

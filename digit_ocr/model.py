@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import normalize
 from .errors import BadArgumentsError, BadModelError
 from .fileio import write_atomic
 from .normalize import FEATURE_VERSION
@@ -46,18 +47,32 @@ def default_model_path() -> Path:
     return here.parent / "models" / DEFAULT_MODEL_NAME
 
 
-def feature_map(X: np.ndarray, kind: str, arrays: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """Apply the model's fixed feature map to 64-value ``load_digits`` features (0..16).
+def _scales(blocks: tuple[str, ...]) -> np.ndarray:
+    """Each feature's scale factor: the 8x8 counts (0..16) to 0..1, the other blocks as they are."""
+    return np.concatenate(
+        [np.full(normalize.BLOCKS[b], 1.0 / 16.0 if b == "counts8" else 1.0, np.float32) for b in blocks]
+    )
 
-    ``linear``: the 64 values scaled to 0..1 (``z``). ``poly2``: those and their 2,080 pairwise
-    products. ``rff``: random Fourier features ``sqrt(2/D) cos(z W + b)``, whose dot products
-    approximate a Gaussian (RBF) kernel; ``W`` (64, D) and ``b`` (D,) are drawn at training time
-    and stored in the model (``arrays``: ``rff_weights``, ``rff_offsets``).
+
+def feature_map(
+    X: np.ndarray,
+    kind: str,
+    arrays: dict[str, np.ndarray] | None = None,
+    blocks: tuple[str, ...] = normalize.CLASSIC_BLOCKS,
+) -> np.ndarray:
+    """Apply the model's fixed feature map to features made of ``blocks`` (see :mod:`.normalize`).
+
+    The features are first scaled (``z``: the 8x8 counts to 0..1). ``linear``: ``z``. ``poly2``:
+    ``z`` and its pairwise products (for the 64 counts alone). ``rff``: random Fourier features
+    ``sqrt(2/D) cos(z W + b)``, whose dot products approximate a Gaussian (RBF) kernel; ``W`` (d, D)
+    and ``b`` (D,) are drawn at training time and stored in the model (``arrays``: ``rff_weights``,
+    ``rff_offsets``).
     """
-    Z = np.asarray(X, dtype=np.float32).reshape(-1, 64) / 16.0
+    d = normalize.width(blocks)
+    Z = np.asarray(X, dtype=np.float32).reshape(-1, d) * _scales(blocks)
     if kind == "linear":
         return Z
-    if kind == "poly2":
+    if kind == "poly2" and d == 64:
         i, j = np.triu_indices(64)
         return np.hstack([Z, Z[:, i] * Z[:, j]])
     if kind == "rff" and arrays is not None:
@@ -89,13 +104,18 @@ class Model:
         return str(self.meta.get("feature_map", "linear"))
 
     @property
+    def blocks(self) -> tuple[str, ...]:
+        """The feature blocks the model reads (:data:`digit_ocr.normalize.BLOCKS`)."""
+        return tuple(self.meta.get("features", normalize.CLASSIC_BLOCKS))
+
+    @property
     def temperature(self) -> float:
         """Softmax temperature from calibration on held-out data (1.0 when uncalibrated)."""
         return float(self.meta.get("calibration", {}).get("temperature", 1.0))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 10) for features (n, 64)."""
-        F = feature_map(X, self.feature_map, self.arrays)
+        """Class probabilities (n, classes) for features (n, width of :attr:`blocks`)."""
+        F = feature_map(X, self.feature_map, self.arrays, self.blocks)
         logits = (F @ self.coef.T + self.intercept) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -291,8 +311,20 @@ def _check(
             f"this digit-ocr needs {MODEL_FORMAT}/{FEATURE_VERSION}",
             fix,
         )
-    if meta.get("feature_map") not in _FEATURE_MAPS:
+    if meta.get("feature_map") not in _FEATURE_MAPS or (meta.get("feature_map") == "poly2" and meta.get(
+        "features", ["counts8"]
+    ) != ["counts8"]):
         raise BadModelError(f"model {p} uses an unknown feature map {meta.get('feature_map')!r}", fix)
+    blocks = meta.get("features", list(normalize.CLASSIC_BLOCKS))
+    if (
+        not isinstance(blocks, list)
+        or not blocks
+        or blocks[0] != "counts8"
+        or any(b not in normalize.BLOCKS for b in blocks)
+        or len(set(blocks)) != len(blocks)
+    ):
+        raise BadModelError(f"model {p} names unknown feature blocks {blocks!r}", fix)
+    blocks = tuple(blocks)
     if coef.dtype.kind not in "fiu" or intercept.dtype.kind not in "fiu" or classes.dtype.kind not in "iu":
         raise BadModelError(f"model {p} has non-numeric weights or classes", fix)
     if classes.ndim != 1 or not 2 <= len(classes) <= 11 or len(set(classes.tolist())) != len(classes):
@@ -302,8 +334,9 @@ def _check(
     # Classes are digits 0..9, and 10 for "not a digit" (see classify.NOT_A_DIGIT).
     if classes.min() < 0 or classes.max() > 10:
         raise BadModelError(f"model {p} has classes outside 0..10: {classes.tolist()}", fix)
-    _check_map_arrays(p, meta["feature_map"], arrays, fix)
-    width = feature_map(np.zeros((1, 64), np.float32), meta["feature_map"], arrays).shape[1]
+    _check_map_arrays(p, meta["feature_map"], arrays, normalize.width(blocks), fix)
+    d = normalize.width(blocks)
+    width = feature_map(np.zeros((1, d), np.float32), meta["feature_map"], arrays, blocks).shape[1]
     if coef.ndim != 2 or coef.shape != (len(classes), width) or intercept.shape != (len(classes),):
         raise BadModelError(
             f"model {p} has weights of the wrong shape {coef.shape}, expected {(len(classes), width)}", fix
@@ -316,7 +349,7 @@ def _check(
         raise BadModelError(f"model {p} has a bad calibration temperature {temperature!r}", fix)
 
 
-def _check_map_arrays(p: Path, kind: str, arrays: dict[str, np.ndarray], fix: str) -> None:
+def _check_map_arrays(p: Path, kind: str, arrays: dict[str, np.ndarray], d: int, fix: str) -> None:
     """The feature map's own arrays: present, numeric, of matching shapes, finite."""
     names = _MAP_ARRAYS.get(kind, ())
     missing = [k for k in names if k not in arrays]
@@ -326,7 +359,7 @@ def _check_map_arrays(p: Path, kind: str, arrays: dict[str, np.ndarray], fix: st
         W, b = arrays["rff_weights"], arrays["rff_offsets"]
         if W.dtype.kind != "f" or b.dtype.kind != "f":
             raise BadModelError(f"model {p} has non-numeric feature-map arrays", fix)
-        if W.ndim != 2 or W.shape[0] != 64 or not 1 <= W.shape[1] <= 65536 or b.shape != (W.shape[1],):
+        if W.ndim != 2 or W.shape[0] != d or not 1 <= W.shape[1] <= 65536 or b.shape != (W.shape[1],):
             raise BadModelError(
                 f"model {p} has feature-map arrays of the wrong shape {W.shape}/{b.shape}", fix
             )

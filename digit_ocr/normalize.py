@@ -1,10 +1,14 @@
-"""Normalize stage: one digit's ink bitmap to the 8x8, 0..16 features of scikit-learn's ``load_digits``.
+"""Normalize stage: one digit's ink bitmap to its features.
 
 The steps follow the NIST form-processing system that produced the UCI optdigits
-data behind ``load_digits``: crop to the bounding box, optionally de-slant by
-moments, scale width and height independently into a 20x32 box centred in a
-32x32 canvas, even out the stroke width by the ink count, then count the ink
-pixels of each 4x4 block.
+data behind scikit-learn's ``load_digits``: crop to the bounding box, optionally
+de-slant by moments, scale width and height independently into a 20x32 box centred
+in a 32x32 canvas, even out the stroke width by the ink count. From that canvas come
+the features, in named blocks (:data:`BLOCKS`):
+
+- ``counts8``: the ink pixels of each 4x4 block, the 64 values 0..16 of ``load_digits``;
+- ``hog``: histograms of gradient orientations (HOG-style) of the canvas, smoothed:
+  4x4 cells of 8x8 pixels, 9 unsigned orientations each, 144 values.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ import cv2
 import numpy as np
 
 #: Bumped whenever the features change meaning; a model records the version it was trained on.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+#: The feature blocks and their widths; a model names the blocks it reads (``counts8`` first).
+BLOCKS: dict[str, int] = {"counts8": 64, "hog": 144}
+#: The blocks of the default model and of the classic one (``load_digits`` alone).
+DEFAULT_BLOCKS = ("counts8", "hog")
+CLASSIC_BLOCKS = ("counts8",)
 CANVAS = 32
 BOX_W, BOX_H = 20, 32
 #: Digits narrower than this fraction of their height (a bare "1") keep their aspect ratio
@@ -149,17 +158,115 @@ def canvas_of(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
 
 
 def features(ink: np.ndarray, *, slant: bool = True) -> np.ndarray:
-    """The 64 ``load_digits``-style features of one digit bitmap."""
+    """The 64 ``load_digits``-style features (8x8 counts, 0..16) of one digit bitmap."""
     return reduce(normalize_stroke(canvas_of(ink, slant=slant)))
 
 
-def features_of(inks: Sequence[np.ndarray], *, slant: bool = True) -> np.ndarray:
-    """The features of several digit bitmaps, one row each: :func:`features` of each, reduced together."""
+def stroked(canvases: np.ndarray) -> np.ndarray:
+    """:func:`normalize_stroke` of each canvas of a stack (n, 32, 32) of 0/1 canvases."""
+    return np.stack([normalize_stroke(c) for c in canvases]) if len(canvases) else canvases
+
+
+def canvases_of(inks: Sequence[np.ndarray], *, slant: bool = True) -> np.ndarray:
+    """The stroke-normalized 32x32 canvases (n, 32, 32) of several digit bitmaps, 0/1 uint8."""
     if not inks:
-        return np.zeros((0, 64), np.float32)
-    return reduce_many(np.stack([normalize_stroke(canvas_of(ink, slant=slant)) for ink in inks]))
+        return np.zeros((0, CANVAS, CANVAS), np.uint8)
+    return np.stack([normalize_stroke(canvas_of(ink, slant=slant)) for ink in inks])
+
+
+def features_of(
+    inks: Sequence[np.ndarray], blocks: Sequence[str] = DEFAULT_BLOCKS, *, slant: bool = True
+) -> np.ndarray:
+    """The features (``blocks``) of several digit bitmaps, one row each."""
+    return describe(canvases_of(inks, slant=slant), blocks)
+
+
+def describe(canvases: np.ndarray, blocks: Sequence[str] = DEFAULT_BLOCKS) -> np.ndarray:
+    """The feature ``blocks`` of stroke-normalized canvases (n, 32, 32), side by side (float32)."""
+    parts = []
+    for name in blocks:
+        if name == "counts8":
+            parts.append(reduce_many(canvases))
+        elif name == "hog":
+            parts.append(hog(canvases))
+        else:
+            raise ValueError(f"unknown feature block {name!r}")
+    return np.hstack(parts) if len(parts) > 1 else parts[0]
+
+
+def width(blocks: Sequence[str]) -> int:
+    """How many values the feature ``blocks`` make together."""
+    return sum(BLOCKS[b] for b in blocks)
 
 
 def features_from_canvas(canvas: np.ndarray) -> np.ndarray:
-    """Features of an already-built 32x32 canvas (used by training augmentation)."""
+    """The 8x8 counts of an already-built 32x32 canvas (before stroke normalization)."""
     return reduce(normalize_stroke((canvas > 0).astype(np.uint8)))
+
+
+# --------------------------------------------------------------------------- HOG
+
+HOG_CELLS = 4
+HOG_BINS = 9
+#: Gradients are taken on the canvas reduced to this many pixels a side (2x2 means), smoothed by a
+#: Gaussian of HOG_SIGMA of those pixels: a 0/1 bitmap's staircase edges alone give only
+#: orientations of 0, 45 and 90 degrees.
+HOG_GRID = 16
+HOG_SIGMA = 0.5
+
+
+def _blur_matrix(n: int, sigma: float) -> np.ndarray:
+    """``B @ x`` smooths a length-``n`` signal with a Gaussian (zeros beyond its ends)."""
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    m = np.zeros((n, n), np.float64)
+    for i in range(n):
+        for j, v in zip(range(i - r, i + r + 1), k):
+            if 0 <= j < n:
+                m[i, j] = v
+    return m
+
+
+def _hog_matrices(grid: int, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As matrices on a canvas ``c``: ``S @ c @ S.T`` is it reduced to ``grid`` pixels a side and
+    smoothed, ``D @ c @ S.T`` and ``S @ c @ D.T`` the vertical and horizontal derivatives of that
+    (central differences), and ``C @ g @ C.T`` sums a grid-sized array over the HOG cells."""
+    k = CANVAS // grid
+    reduce_ = np.repeat(np.eye(grid), k, axis=1) / k
+    smooth = _blur_matrix(grid, sigma) @ reduce_
+    diff = np.eye(grid, k=1) - np.eye(grid, k=-1)  # (diff @ x)[i] = x[i + 1] - x[i - 1]
+    cells = np.repeat(np.eye(HOG_CELLS), grid // HOG_CELLS, axis=1)
+    return smooth.astype(np.float32), (diff @ smooth).astype(np.float32), cells.astype(np.float32)
+
+
+_SMOOTH, _DIFF, _CELLS = _hog_matrices(HOG_GRID, HOG_SIGMA)
+_BINS = np.arange(HOG_BINS, dtype=np.float32)[:, None, None]
+
+
+def hog(canvases: np.ndarray) -> np.ndarray:
+    """Histograms of gradient orientations of 0/1 canvases (n, 32, 32): the smoothed canvas's
+    gradient magnitudes, each shared between its two nearest of :data:`HOG_BINS` unsigned
+    orientations, summed over :data:`HOG_CELLS` x :data:`HOG_CELLS` cells; the whole
+    descriptor scaled to unit length, then square-rooted (Hellinger), (n, 144) float32."""
+    n = len(canvases)
+    if n == 0:
+        return np.zeros((0, HOG_CELLS * HOG_CELLS * HOG_BINS), np.float32)
+    c = canvases.astype(np.float32)
+    gy = _DIFF @ c @ _SMOOTH.T
+    gx = _SMOOTH @ c @ _DIFF.T
+    mag = np.sqrt(gx * gx + gy * gy)
+    ang = np.arctan2(gy, gx)
+    ang = np.where(ang < 0, ang + np.float32(math.pi), ang)  # unsigned: 0..pi
+    pos = ang * np.float32(HOG_BINS / math.pi) - np.float32(0.5)  # bin centres at whole numbers
+    # Each pixel's share of bin b: 1 - its circular distance to b, where under 1 (two bins).
+    dist = np.abs(pos[:, None] - _BINS)
+    np.minimum(dist, np.float32(HOG_BINS) - dist, out=dist)
+    np.subtract(np.float32(1), dist, out=dist)
+    np.maximum(dist, 0, out=dist)
+    weights = dist
+    weights *= mag[:, None]
+    cells = _CELLS @ weights @ _CELLS.T  # (n, bins, cells, cells)
+    h = cells.transpose(0, 2, 3, 1).reshape(n, -1)
+    h /= np.linalg.norm(h, axis=1, keepdims=True) + np.float32(1e-6)
+    return np.sqrt(h)

@@ -314,7 +314,7 @@ def _classify_lines(
     ]
     if not pieces:
         return []
-    feats = normalize.features_of([p.ink for p in pieces])
+    feats = normalize.features_of([p.ink for p in pieces], model.blocks)
     preds = classify(model, feats)
     at = {id(p): i for i, p in enumerate(pieces)}
     logs = _log_confidences(preds)
@@ -349,7 +349,7 @@ def _classify_lines(
                     p.runner_up,
                     p.runner_up_confidence,
                     space_before=space or pending_space,
-                    features=feats[k].reshape(8, 8),
+                    features=feats[k],
                 )
             )
             pending_space = False

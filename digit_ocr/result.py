@@ -21,7 +21,8 @@ class Digit:
     votes: dict[str, dict[str, Any]] = field(default_factory=dict)
     agreed: bool | None = None
     space_before: bool = False
-    #: The 8x8 normalized digit the model saw (values 0..16); None for Tesseract-only digits.
+    #: The features the model classified (:mod:`digit_ocr.normalize`; the first 64 are the 8x8
+    #: counts of the normalized digit, 0..16); None for Tesseract-only digits.
     features: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

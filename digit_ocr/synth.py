@@ -251,30 +251,42 @@ def render_font_digit(digit: int, font: Font, size: int, rng: np.random.Generato
     return normalize.crop(ink)
 
 
+#: The kinds of "not a digit" samples, as the training report counts them.
+NEGATIVE_KINDS: tuple[str, ...] = ("letter", "blot", "speck", "ruling", "fragment")
+
+
 def render_negative(rng: np.random.Generator) -> np.ndarray:
-    """Binary ink bitmap of something that is not a digit but may stand among digits.
+    """Binary ink bitmap of something that is not a digit but may stand among digits (see
+    :func:`render_negative_kind`)."""
+    return render_negative_kind(rng)[0]
+
+
+def render_negative_kind(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """Binary ink bitmap of something that is not a digit but may stand among digits, and its
+    kind (:data:`NEGATIVE_KINDS`).
 
     Letters and symbols (units such as "kWh" or "LITRES" beside a meter reading), blots,
-    speckle, dashes, the corner of a frame, and pieces of digits cut apart (:func:`render_fragment`).
+    speckle, the corner of a frame or a cross of rulings, and pieces of digits cut apart
+    (:func:`render_fragment`).
     """
     if rng.random() < FRAGMENT_SHARE:
-        return render_fragment(rng)
+        return render_fragment(rng), "fragment"
     kind = rng.random()
     size = int(rng.integers(20, 65))
     if kind < 0.55:
         fams = [f for name, fs in font_files().items() if name not in HELDOUT_FAMILIES for f in fs]
         ch = NEGATIVE_GLYPHS[int(rng.integers(len(NEGATIVE_GLYPHS)))]
         gray = _render_ttf(ch, fams[int(rng.integers(len(fams)))], size, rng)
-        ink = gray >= rng.uniform(80, 170)
+        ink, name = gray >= rng.uniform(80, 170), "letter"
     elif kind < 0.70:  # a blot
         img = np.zeros((size, size), np.uint8)
         axes = (int(rng.integers(size // 4, size // 2)), int(rng.integers(size // 4, size // 2)))
         cv2.ellipse(img, (size // 2, size // 2), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-        ink = img > 0
+        ink, name = img > 0, "blot"
     elif kind < 0.85:  # speckle / texture
         h, w = size, int(size * rng.uniform(0.5, 1.2))
         ink = rng.random((h, w)) < rng.uniform(0.15, 0.5)
-        ink = cv2.dilate(ink.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0
+        ink, name = cv2.dilate(ink.astype(np.uint8), np.ones((2, 2), np.uint8)) > 0, "speck"
     else:  # a frame corner or a cross of rulings
         img = np.zeros((size, size), np.uint8)
         t = int(rng.integers(1, max(2, size // 10)))
@@ -282,8 +294,8 @@ def render_negative(rng: np.random.Generator) -> np.ndarray:
         x = int(rng.integers(0, size - t))
         img[y : y + t, :] = 1
         img[:, x : x + t] = 1
-        ink = img > 0
-    return normalize.crop(ink.astype(np.uint8))
+        ink, name = img > 0, "ruling"
+    return normalize.crop(ink.astype(np.uint8)), name
 
 
 #: The share of "not a digit" samples that are pieces of a digit cut apart (see render_fragment).
@@ -454,21 +466,26 @@ def augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _augment(canvas, rng)
 
 
-def augment_features(X: np.ndarray, copies: int, seed: int) -> np.ndarray:
-    """New samples from existing 8x8 features (``load_digits`` has no bigger images): each is
-    enlarged to the 32x32 canvas, augmented like the synthetic digits, and counted back to 8x8."""
+def augment_many(canvases: np.ndarray, copies: int, seed: int) -> np.ndarray:
+    """``copies`` augmented versions (:func:`augment`) of each canvas, in order: (n * copies, 32, 32)."""
     rng = np.random.default_rng(seed)
-    n = normalize.CANVAS
-    out = np.empty((len(X) * copies, 64), np.float32)
+    out = np.empty((len(canvases) * copies, normalize.CANVAS, normalize.CANVAS), np.uint8)
     k = 0
-    for x in X:
-        img = cv2.resize(
-            (np.asarray(x, np.float32).reshape(8, 8) / 16.0), (n, n), interpolation=cv2.INTER_LINEAR
-        )
-        canvas = (img >= 0.5).astype(np.uint8)
+    for c in canvases:
         for _ in range(copies):
-            out[k] = normalize.reduce(_augment(canvas, rng))
+            out[k] = _augment(c, rng)
             k += 1
+    return out
+
+
+def canvases_from_counts(X: np.ndarray) -> np.ndarray:
+    """Approximate 32x32 canvases of 8x8 ``load_digits`` counts (which keep no bigger image): each
+    enlarged (bilinear) and cut at half ink."""
+    n = normalize.CANVAS
+    out = np.empty((len(X), n, n), np.uint8)
+    for k, x in enumerate(X):
+        share = np.asarray(x, np.float32).reshape(8, 8) / 16.0
+        out[k] = cv2.resize(share, (n, n), interpolation=cv2.INTER_LINEAR) >= 0.5
     return out
 
 
@@ -488,14 +505,15 @@ def _pick_families(source: str, names: list[str] | tuple[str, ...] | None) -> di
     return {k: pool[k] for k in names}
 
 
-def make_dataset(
+def make_canvases(
     source: str,
     n_per_digit: int,
     seed: int,
     families: list[str] | tuple[str, ...] | None = None,
     augment: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic ``load_digits``-style samples: ``X`` (n, 64) float32 in 0..16 and ``y`` (n,) int.
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Synthetic samples as 32x32 canvases (n, 32, 32) of 0/1 (before stroke normalization), their
+    labels (n,) and each sample's kind: "digit", or for ``negatives`` one of :data:`NEGATIVE_KINDS`.
 
     ``source`` is "fonts" (matplotlib's TTFs and those of the font packages), "hershey" (OpenCV
     vector fonts), "scribble" (handwriting drawn stroke by stroke, :mod:`.handwriting`),
@@ -511,13 +529,15 @@ def make_dataset(
     drawn = ("sevenseg", "scribble", "negatives")
     fams = None if source in drawn else list(_pick_families(source, families).values())
     n = 10 * int(n_per_digit)
-    x = np.empty((n, 64), np.float32)
+    out = np.empty((n, normalize.CANVAS, normalize.CANVAS), np.uint8)
     y = np.empty(n, np.int64)
+    kinds: list[str] = []
     k = 0
     for _ in range(int(n_per_digit)):
         for d in range(10):
+            kind = "digit"
             if source == "negatives":
-                ink = render_negative(rng)
+                ink, kind = render_negative_kind(rng)
             elif source == "scribble":
                 ink = render_handwritten_digit(d, rng)
             elif fams is None:
@@ -530,9 +550,22 @@ def make_dataset(
             if augment and source in ("hershey", "scribble") and rng.random() < CLINGING_SHARE:
                 ink = add_clinging_mark(ink, rng)
             canvas = normalize.canvas_of(ink)
-            if augment:
-                canvas = _augment(canvas, rng)
-            x[k] = normalize.features_from_canvas(canvas)
+            out[k] = _augment(canvas, rng) if augment else canvas
             y[k] = NOT_A_DIGIT if source == "negatives" else d
+            kinds.append(kind)
             k += 1
-    return x, y
+    return out, y, kinds
+
+
+def make_dataset(
+    source: str,
+    n_per_digit: int,
+    seed: int,
+    families: list[str] | tuple[str, ...] | None = None,
+    augment: bool = True,
+    blocks: tuple[str, ...] = normalize.CLASSIC_BLOCKS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic samples as features: ``X`` (n, width of ``blocks``) float32, by default the 64
+    ``load_digits``-style counts (0..16), and ``y`` (n,) int (see :func:`make_canvases`)."""
+    canvases, y, _ = make_canvases(source, n_per_digit, seed, families, augment)
+    return normalize.describe(normalize.stroked(canvases), blocks), y

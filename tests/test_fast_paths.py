@@ -338,9 +338,62 @@ def test_deslant_and_features_of_many_equal_the_plain_ones() -> None:
     assert sheared > 10
     for slant in (True, False):
         want = np.stack([normalize.features(ink, slant=slant) for ink in inks])
-        got = normalize.features_of(inks, slant=slant)
+        got = normalize.features_of(inks, normalize.CLASSIC_BLOCKS, slant=slant)
         assert got.dtype == np.float32 and np.array_equal(got, want)
-    assert normalize.features_of([]).shape == (0, 64)
+        full = normalize.features_of(inks, slant=slant)
+        assert full.shape == (len(inks), normalize.width(normalize.DEFAULT_BLOCKS))
+        assert np.array_equal(full[:, :64], want)  # the 8x8 counts lead the default features
+    assert normalize.features_of([]).shape == (0, normalize.width(normalize.DEFAULT_BLOCKS))
+
+
+def _plain_hog(canvas: np.ndarray) -> np.ndarray:
+    """:func:`normalize.hog` of one canvas, pixel by pixel: 2x2 means, a Gaussian smoothing
+    (zeros beyond the edges), central differences, each gradient's magnitude shared between its
+    two nearest orientations, summed per cell, unit length, square root."""
+    g = normalize.HOG_GRID
+    k = normalize.CANVAS // g
+    small = canvas.astype(np.float64).reshape(g, k, g, k).mean(axis=(1, 3))
+    r = max(1, int(np.ceil(3 * normalize.HOG_SIGMA)))
+    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / normalize.HOG_SIGMA) ** 2)
+    taps /= taps.sum()
+
+    def smooth1(a: np.ndarray) -> np.ndarray:  # along the last axis, zeros outside
+        padded = np.pad(a, [(0, 0), (r, r)])
+        return np.stack([padded[:, i : i + a.shape[1]] for i in range(2 * r + 1)], -1) @ taps
+
+    sm = smooth1(smooth1(small).T).T
+    pad = np.pad(sm, 1)
+    gx, gy = pad[1:-1, 2:] - pad[1:-1, :-2], pad[2:, 1:-1] - pad[:-2, 1:-1]
+    bins, cells = normalize.HOG_BINS, normalize.HOG_CELLS
+    hist = np.zeros((cells, cells, bins))
+    for y in range(g):
+        for x in range(g):
+            mag = np.hypot(gx[y, x], gy[y, x])
+            pos = (np.arctan2(gy[y, x], gx[y, x]) % np.pi) * bins / np.pi - 0.5
+            lo = int(np.floor(pos))
+            frac = pos - lo
+            cy, cx = y * cells // g, x * cells // g
+            hist[cy, cx, lo % bins] += mag * (1 - frac)
+            hist[cy, cx, (lo + 1) % bins] += mag * frac
+    h = hist.ravel()
+    return np.sqrt(h / (np.linalg.norm(h) + 1e-6))
+
+
+def test_hog_equals_the_plain_one_and_sees_stroke_directions() -> None:
+    canvases = normalize.canvases_of(_sample_pieces()[:30])
+    got = normalize.hog(canvases)
+    want = np.stack([_plain_hog(c) for c in canvases])
+    assert got.shape == (30, 144) and got.dtype == np.float32
+    assert np.allclose(got**2, want**2, atol=1e-6)  # squared: float32 rounding near 0, rooted, is large
+    # A vertical bar's edges are horizontal gradients (orientation 0 or pi: bins 0 and 8); a
+    # horizontal bar's are vertical ones (pi/2: bin 4).
+    bars = np.zeros((2, 32, 32), np.uint8)
+    bars[0, 4:28, 14:18] = 1
+    bars[1, 14:18, 4:28] = 1
+    per_bin = normalize.hog(bars).reshape(2, -1, normalize.HOG_BINS).sum(axis=1)
+    assert per_bin[0, [0, 8]].sum() > 0.5 * per_bin[0].sum()
+    assert per_bin[1, 4] > 0.5 * per_bin[1].sum()
+    assert normalize.hog(np.zeros((0, 32, 32), np.uint8)).shape == (0, 144)
 
 
 def _shapes() -> list[np.ndarray]:
@@ -506,10 +559,11 @@ def _plain_classify(model: Model, features: np.ndarray) -> list[Prediction]:
 
 def test_classify_equals_the_plain_one() -> None:
     model = reader.get_model()
-    feats = normalize.features_of(_sample_pieces())
+    feats = normalize.features_of(_sample_pieces(), model.blocks)
     rng = np.random.default_rng(13)
-    noise = rng.integers(0, 17, (50, 64)).astype(np.float32)
-    feats = np.vstack([feats, noise, np.zeros((1, 64), np.float32)])
+    noise = rng.integers(0, 17, (50, feats.shape[1])).astype(np.float32)
+    noise[:, 64:] /= 32.0  # gradient histograms are a unit vector's square roots
+    feats = np.vstack([feats, noise, np.zeros((1, feats.shape[1]), np.float32)])
     digits_only = Model(model.coef[:10], model.intercept[:10], model.classes[:10], model.meta)  # no class 10
     digits_only.arrays = model.arrays
     for m in (model, digits_only):
@@ -521,13 +575,16 @@ def test_classify_equals_the_plain_one() -> None:
 
 
 def test_rff_feature_map_in_place_equals_the_plain_one() -> None:
-    arrays = reader.get_model().arrays
+    model = reader.get_model()
+    arrays = model.arrays
     W, b = arrays["rff_weights"], arrays["rff_offsets"]
     rng = np.random.default_rng(14)
-    X = rng.integers(0, 17, (300, 64)).astype(np.float32)
+    X = rng.integers(0, 17, (300, W.shape[0])).astype(np.float32)
     X[rng.random(X.shape) < 0.5] = 0  # as sparse as digits' features
+    scale = np.ones(W.shape[0], np.float32)
+    scale[:64] = 1 / 16.0  # the 8x8 counts; the gradient histograms as they are
     for n in (1, 2, 7, 12, 300):
-        Z = X[:n] / 16.0
+        Z = X[:n] * scale
         want = np.cos(Z @ W + b) * np.float32(np.sqrt(2.0 / W.shape[1]))
-        got = feature_map(X[:n], "rff", arrays)
+        got = feature_map(X[:n], "rff", arrays, model.blocks)
         assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_ocr import normalize
+from digit_ocr import normalize, train
 from digit_ocr.errors import BadArgumentsError
 from digit_ocr.model import default_model_path, load_model
 from digit_ocr.userdata import load_folder
@@ -29,6 +29,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return model, report, r.stdout
 
 
+def _heldout_load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The rows of load_digits that `train` holds out (stratified 20%, seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    y = train.load_digits_source().y
+    _, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
+    return te, y[te]
+
+
 def test_train_reports_and_reaches_the_target(trained: tuple[Path, Path, str]) -> None:
     model_path, report, stdout = trained
     assert "held-out accuracy" in stdout and "precision" in stdout and "confusion matrix" in stdout
@@ -40,17 +49,39 @@ def test_train_reports_and_reaches_the_target(trained: tuple[Path, Path, str]) -
     acc = model.meta["metrics"]["heldout_accuracy"]
     assert acc >= 0.975
     assert model.meta["training_data"] == {
-        "load_digits": {"samples": 1797, "weight": 6.0, "augmented_copies": 5}
+        "load_digits": {
+            "samples": 1797,
+            "weight": train.LOAD_DIGITS_WEIGHT,
+            "augmented_copies": train.LOAD_DIGITS_AUGMENT,
+        }
     }
+    assert model.blocks == normalize.DEFAULT_BLOCKS and model.feature_map == "rff"
     assert {"numpy", "scikit-learn", "python"} <= set(model.meta["versions"])
     # Recompute the held-out accuracy from the saved weights: the file holds what was measured.
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    _, Xte, _, yte = train_test_split(d.data, d.target, test_size=0.2, stratify=d.target, random_state=0)
-    pred = model.predict_proba(Xte).argmax(axis=1)
+    te, yte = _heldout_load_digits()
+    pred = model.predict_proba(train.load_digits_source().features(model.blocks, te)).argmax(axis=1)
     assert abs(float((model.classes[pred] == yte).mean()) - acc) < 1e-9
+
+
+def test_the_classic_model_is_one_option_away(tmp_path: Path) -> None:
+    """`--features 8x8 --source load_digits`: the seed's model, a plain logistic regression on
+    scikit-learn's 8x8 counts, which it applies to load_digits' own rows as they are."""
+    model_path, report = tmp_path / "classic.npz", tmp_path / "report"
+    r = run_cli(
+        "train", "--features", "8x8", "--source", "load_digits", "-o", str(model_path),
+        "--report", str(report), timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (report / "confusion_matrix.png").stat().st_size > 1000
+    model = load_model(model_path)
+    assert model.blocks == ("counts8",) and model.feature_map == "linear"
+    assert model.coef.shape == (10, 64)
+    from sklearn.datasets import load_digits
+
+    te, yte = _heldout_load_digits()
+    pred = model.classes[model.predict_proba(load_digits().data[te]).argmax(axis=1)]
+    acc = float((pred == yte).mean())
+    assert acc == pytest.approx(model.meta["metrics"]["heldout_accuracy"]) and acc >= 0.95
 
 
 def test_read_with_the_trained_model(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
@@ -66,8 +97,9 @@ def test_shipped_model_matches_its_recorded_metrics() -> None:
     model = load_model(default_model_path())
     meta = model.meta
     assert meta["metrics"]["per_source"]["load_digits"] >= 0.975
-    assert set(meta["training_data"]) >= {"load_digits", "fonts", "sevenseg"}
-    assert default_model_path().stat().st_size < 5 * 1024 * 1024
+    assert set(meta["training_data"]) >= {"load_digits", "mnist", "fonts", "sevenseg"}
+    assert "CC BY-SA 3.0" in meta["licenses"]["mnist"]
+    assert default_model_path().stat().st_size < 10 * 1024 * 1024
 
 
 def _write_crop(path: Path, digit: str) -> None:
@@ -87,8 +119,8 @@ def test_user_data_folder_and_labels_csv(tmp_path: Path) -> None:
         "file,label\npage.png,4096\nwrong.png,123\nmissing.png,5\nx.png,12a\n"
     )
     said: list[str] = []
-    X, y = load_folder(tmp_path, said.append)
-    assert X.shape == (14, 64) and sorted(y.tolist()) == sorted(list(range(10)) + [4, 0, 9, 6])
+    C, y = load_folder(tmp_path, said.append)
+    assert C.shape == (14, 32, 32) and sorted(y.tolist()) == sorted(list(range(10)) + [4, 0, 9, 6])
     skipped = "\n".join(said)
     for name in ("broken.png", "wrong.png", "missing.png", "x.png"):
         assert name in skipped
@@ -112,11 +144,11 @@ def test_mnist_from_cache_in_its_own_format(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "mnist.npz").write_bytes(b"")
     np.savez_compressed(tmp_path / "mnist.npz", images=images, labels=labels)
     monkeypatch.setenv("DIGIT_OCR_CACHE", str(tmp_path))
-    from digit_ocr.userdata import mnist_features
+    from digit_ocr.userdata import mnist_canvases
 
-    X, y = mnist_features(log=lambda _m: None)
-    assert X.shape == (40, 64) and X.max() <= 16 and (y == labels).all()
-    assert np.allclose(X[0], normalize.features(images[0] > 127))
+    C, y = mnist_canvases(log=lambda _m: None)
+    assert C.shape == (40, 32, 32) and (y == labels).all()
+    assert np.array_equal(C[0], normalize.canvas_of(images[0] > 127))
 
 
 def test_mnist_without_network_fails_clearly(tmp_path: Path) -> None:

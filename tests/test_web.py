@@ -166,16 +166,22 @@ def test_raw_image_body_is_read_with_the_cli_schema_features_and_annotation(
 
 
 def test_features_are_what_the_model_classified() -> None:
-    """The grids match the model's own input: classifying them gives the digits and confidences read."""
+    """The grids are the 8x8 counts of the model's own input, whose classification gives the digits
+    and confidences read."""
+    from digit_ocr import read_image
     from digit_ocr.classify import classify
     from digit_ocr.reader import get_model
 
+    image = render("58")
     c = make_client()
-    rec = post_image(c, png(render("58"))).json()
-    feats = np.array([d["features"] for d in digits_of(rec)], np.float32).reshape(-1, 64)
+    rec = post_image(c, png(image)).json()
+    reading = read_image(image, engine="model")
+    assert reading.text == rec["text"] == "58"
+    feats = np.stack([d.features for d in reading.digits]).astype(np.float32)
     preds = classify(get_model(None), feats)
-    for p, d in zip(preds, digits_of(rec)):
-        assert p.digit == d["digit"] and abs(p.confidence - d["confidence"]) < 1e-3
+    for p, d, api in zip(preds, reading.digits, digits_of(rec)):
+        assert p.digit == d.digit == api["digit"] and abs(p.confidence - api["confidence"]) < 1e-3
+        assert np.array_equal(np.array(api["features"]), d.features[:64].reshape(8, 8))
 
 
 def test_multipart_upload_gives_the_file_name(client: Any) -> None:

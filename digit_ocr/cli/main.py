@@ -100,6 +100,11 @@ class Dataset(str, Enum):
     mnist = "mnist"
 
 
+class Features(str, Enum):
+    full = "full"
+    classic = "8x8"
+
+
 @app.command()
 def train(
     output: Annotated[
@@ -120,9 +125,8 @@ def train(
             "--source",
             "-s",
             metavar="NAME",
-            help="Built-in sources to use (repeatable): load_digits, fonts, hershey, scribble, sevenseg, "
-            "negatives. "
-            "Default: all.",
+            help="Built-in sources to use (repeatable): load_digits, mnist, fonts, hershey, scribble, "
+            "sevenseg, negatives. Default: all.",
         ),
     ] = None,
     data: Annotated[
@@ -139,6 +143,14 @@ def train(
         typer.Option("--dataset", help="Also train on a public data set (fetched once, then cached)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the split.")] = 0,
+    features: Annotated[
+        Features,
+        typer.Option(
+            "--features",
+            help="full: 8x8 counts and gradient histograms, random Fourier features (the default "
+            "model); 8x8: the classic load_digits counts, a plain logistic regression.",
+        ),
+    ] = Features.full,
 ) -> None:
     """Rebuild the model, evaluate it on held-out digits, and save it."""
     from .. import train as training
@@ -148,10 +160,14 @@ def train(
     target = output or default_model_path()
     msgs.info("training: building data sets ...")
     sources = training.build_sources(source, data or [], dataset.value if dataset else None, log=msgs.info)
-    result = training.train(sources, seed=seed, log=msgs.info)
+    result = training.train(sources, seed=seed, features=features.value, log=msgs.info)
     print(f"held-out accuracy: {result.accuracy:.4f}")
     for name, acc in result.per_source.items():
         print(f"  {name}: {acc:.4f}")
+    if result.rejection:
+        print("not-a-digit samples rejected, by kind:")
+        for kind, share in result.rejection.items():
+            print(f"  {kind}: {share:.4f}")
     print()
     print(result.report)
     print(training.format_confusion(result))

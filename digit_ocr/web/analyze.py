@@ -39,7 +39,7 @@ def digit_features(loaded: LoadedImage, reading: Reading) -> list[np.ndarray | N
     out: list[np.ndarray | None] = []
     for d in reading.digits:
         if d.features is not None:
-            out.append(np.asarray(d.features).reshape(8, 8))
+            out.append(np.asarray(d.features)[:64].reshape(8, 8))
             continue
         x, y, w, h = (v / scale for v in d.box)
         bitmap = ink[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] > 0
