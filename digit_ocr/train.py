@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,28 @@ class Source:
     weight: float = 1.0
     #: Augmented copies made of each *training* sample (never of the held-out part).
     augment: int = 0
+    #: What else the model's metadata records of it (the font families of ``fonts``; the packages
+    #: it was made without and the extra that adds them).
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Skipped:
+    """A built-in source left out of (or made smaller for) a default ``train`` because optional
+    packages are not installed."""
+
+    source: str
+    packages: list[str]
+    extra: str
+    #: What the source was made with instead: "matplotlib's fonts alone", or "nothing" (left out).
+    instead: str
+
+    def message(self) -> str:
+        what = f"made with {self.instead}" if self.instead != "nothing" else "left out"
+        return (
+            f"{self.source}: {', '.join(self.packages)} not installed: {what} "
+            f"(pip install 'digit-ocr[{self.extra}]' adds them)"
+        )
 
 
 @dataclass
@@ -78,7 +100,32 @@ def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) ->
     from . import synth
 
     X, y = synth.make_dataset(name, n_per_class, seed)
-    return Source(name, X, y, weight)
+    details: dict[str, Any] = {}
+    if name in ("fonts", "negatives"):  # negatives: letters and pieces of digits drawn in the fonts
+        details["font_families"] = sorted(f for f in synth.font_files() if f not in synth.HELDOUT_FAMILIES)
+    return Source(name, X, y, weight, details=details)
+
+
+#: Built-in sources that use packages of an extra: source -> (extra, the function of
+#: :mod:`digit_ocr.synth` listing the missing packages by pip name, what the source is made of
+#: without them: "nothing" leaves it out). The fonts source renders matplotlib's own TTF fonts
+#: (always installed) and, with the ``train`` extra, five more families from font packages; so
+#: do the letters and pieces of digits of the negatives source.
+OPTIONAL_PACKAGES: dict[str, tuple[str, str, str]] = {
+    "fonts": ("train", "missing_font_packages", "matplotlib's fonts alone"),
+    "negatives": ("train", "missing_font_packages", "matplotlib's fonts alone"),
+}
+
+
+def _missing(source: str) -> Skipped | None:
+    """What of ``source``'s optional packages is not installed, if anything."""
+    if source not in OPTIONAL_PACKAGES:
+        return None
+    from . import synth
+
+    extra, finder, instead = OPTIONAL_PACKAGES[source]
+    missing = getattr(synth, finder)()
+    return Skipped(source, missing, extra, instead) if missing else None
 
 
 def default_sources() -> list[Source]:
@@ -94,31 +141,42 @@ def build_sources(
     folders: list[Path],
     dataset: str | None,
     log: Callable[[str], None] = lambda _m: None,
+    skipped: list[Skipped] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Source]:
-    """The training sources a ``train`` command line asks for."""
-    from .errors import BadArgumentsError
+    """The training sources a ``train`` command line asks for (``names``; all by default).
+
+    Each is made from what is installed: a source whose optional packages are missing
+    (:data:`OPTIONAL_PACKAGES`) is made without them (``fonts``: from matplotlib's fonts alone),
+    which is said through ``warn`` (by default ``log``) and recorded in ``skipped``. A source
+    that nothing of can be made without them is left out of a default ``train`` the same way,
+    and is a :class:`~digit_ocr.errors.MissingDependencyError` (exit code 4) when it is named.
+    """
+    from .errors import BadArgumentsError, MissingDependencyError
 
     wanted = list(names) if names else list(BUILTIN)
     unknown = [n for n in wanted if n not in BUILTIN]
     if unknown:
         raise BadArgumentsError(f"unknown --source {', '.join(unknown)}", f"choose from {', '.join(BUILTIN)}")
+    lacking = {name: m for name in wanted if (m := _missing(name)) is not None}
+    for name, m in lacking.items():
+        if names and m.instead == "nothing":
+            raise MissingDependencyError(
+                f"the {name} source needs {', '.join(m.packages)}", f"pip install 'digit-ocr[{m.extra}]'"
+            )
+        (warn or log)(m.message())
+        if skipped is not None:
+            skipped.append(m)
+    wanted = [n for n in wanted if n not in lacking or lacking[n].instead != "nothing"]
     sources: list[Source] = []
     if "load_digits" in wanted:
         ld = load_digits_source()
         ld.weight, ld.augment = LOAD_DIGITS_WEIGHT, LOAD_DIGITS_AUGMENT
         sources.append(ld)
-    if "fonts" in wanted:
-        from .synth import missing_font_packages
-
-        missing = missing_font_packages()
-        if missing:
-            from .errors import MissingDependencyError
-
-            raise MissingDependencyError(
-                f"the fonts source needs the font packages {', '.join(missing)}",
-                "pip install 'digit-ocr[train]'",
-            )
     sources += [synth_source(name, n, seed, w) for name, n, seed, w in SYNTH if name in wanted]
+    for s in sources:
+        if s.name in lacking:
+            s.details.update(missing_packages=lacking[s.name].packages, extra=lacking[s.name].extra)
     for folder in folders:
         from .userdata import load_folder
 
@@ -214,6 +272,23 @@ def tesseract_calibration(
     return cal
 
 
+def describe_training_data(meta: dict[str, Any]) -> str:
+    """What a model was trained on, from its metadata: a line per source, then what was left out."""
+    lines = ["trained on:"]
+    for name, d in meta.get("training_data", {}).items():
+        extra = f", {d['augmented_copies']} augmented copies each" if d.get("augmented_copies") else ""
+        text = f"  {name}: {d['samples']} samples, weight {d['weight']:g}{extra}"
+        if d.get("font_families"):
+            text += f"; fonts {', '.join(d['font_families'])}"
+        if d.get("missing_packages"):
+            text += f"; without {', '.join(d['missing_packages'])} (the {d['extra']} extra)"
+        lines.append(text)
+    for k in meta.get("skipped", []):
+        if k["source"] not in meta.get("training_data", {}):  # left out (the others are told above)
+            lines.append(f"  {Skipped(**k).message()}")
+    return "\n".join(lines)
+
+
 def format_confusion(result: TrainResult) -> str:
     """The confusion matrix as text (rows: true class, columns: predicted; 10 = not a digit)."""
     classes = [int(c) for c in result.model.classes]
@@ -251,8 +326,11 @@ def train(
     seed: int = SEED,
     C: float = C_DEFAULT,
     log: Callable[[str], None] = lambda _m: None,
+    skipped: list[Skipped] | None = None,
 ) -> TrainResult:
-    """Fit the logistic regression on a stratified split of every source; evaluate on the rest."""
+    """Fit the logistic regression on a stratified split of every source; evaluate on the rest.
+    ``skipped``: what :func:`build_sources` left out for want of packages (recorded in the
+    model's metadata)."""
     import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report, confusion_matrix
@@ -305,9 +383,10 @@ def train(
         "seed": seed,
         "test_size": TEST_SIZE,
         "training_data": {
-            s.name: {"samples": int(len(s.y)), "weight": s.weight, "augmented_copies": s.augment}
+            s.name: {"samples": int(len(s.y)), "weight": s.weight, "augmented_copies": s.augment, **s.details}
             for s in sources
         },
+        **({"skipped": [vars(k) for k in skipped]} if skipped else {}),
         "metrics": {"heldout_accuracy": accuracy, "per_source": per_source},
         "calibration": {"temperature": temperature, "tesseract": tesseract_calibration(log=log)},
         "versions": {
@@ -383,7 +462,9 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
 
     files.append(report_dir / "report.txt")
     files[-1].write_text(
-        f"accuracy {result.accuracy:.4f}\n"
+        describe_training_data(result.model.meta)
+        + "\n\n"
+        + f"accuracy {result.accuracy:.4f}\n"
         + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
         + "\n"
         + result.report
