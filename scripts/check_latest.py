@@ -10,8 +10,8 @@ reads a fixed corpus of images in both environments to report which readings cha
   forms, batch-benchmark photos...), drawn ONCE in the locked environment and saved as PNG, so
   that both environments read the same pixels (OpenCV's text drawing itself changes between
   releases: a reading that changes here is the reader's doing, not the drawing's);
-* with ``--dev-data``, the labelled dev sets and photos of ``../shared/data`` when present
-  (read only, never trained on).
+* with ``--dev-data [DIR]``, the labelled dev sets and photos of the evaluation data when present
+  (``$DIGIT_OCR_DATA``, else ``../shared/data``, as for bench/run.py; read only, never trained on).
 
 Each environment reads the corpus in a subprocess that dumps every ``read_image(...).to_dict()``
 (less its timing) to JSON, always with this checkout's code; the two dumps are compared for
@@ -273,8 +273,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--dev-data",
         nargs="?",
-        const=str(ROOT.parent / "shared" / "data"),
-        help="also read the dev sets and photos of this folder (default ../shared/data, when present)",
+        const=os.environ.get("DIGIT_OCR_DATA") or str(ROOT.parent / "shared" / "data"),
+        help="also read the dev sets and photos of this folder (default: $DIGIT_OCR_DATA, else "
+        "../shared/data as for bench/run.py), when present",
     )
     ap.add_argument("--engine", default="auto", choices=["auto", "model", "tesseract", "both"])
     ap.add_argument("--jobs", type=int, default=2, help="processes reading the corpus (default 2)")
