@@ -30,8 +30,13 @@ NOT_A_DIGIT_ABOVE = 0.90
 LOW_CONFIDENCE = 0.60
 #: Each extra piece a wide candidate is cut into costs this much mean log confidence.
 SPLIT_PENALTY = 0.25
-#: A candidate read without the pieces sticking out above or below it costs this much.
+#: A candidate read without the pieces sticking out above or below it costs this much; except
+#: where its line shows that they are not the character's (:func:`_best_cut`): then the candidate
+#: read whole costs it.
 TRIM_PENALTY = 0.1
+#: A candidate spans its line when its top and bottom are within this share of the line's height
+#: of the other characters' (their medians).
+LINE_FIT = 0.15
 #: Two narrow neighbours read as one digit (the halves of a broken 0) cost this much.
 JOIN_PENALTY = 0.1
 #: Work at roughly this many pixels on the long side: small crops are enlarged, so that
@@ -164,6 +169,17 @@ def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
 #: first reading scoring more than 0.25.
 CLEAR_READING = 1.0
 
+#: A small crop is read with and without its paper floor (see :func:`binarize`). The floored
+#: binarization is the crop's own: the floor is what keeps the strokes of bold digits that fill a
+#: crop, where a median background is ink, not paper (without it such a digit keeps only the
+#: outline of its strokes, or loses its middle: an 8 read as a 0). The floor-less one is the fallback
+#: for a crop whose floor takes a shadow or a dark surround for ink, where it reads clearly better.
+#: So a floor-less reading scores this much less (:func:`reading_score`): between two confident
+#: readings of the same marks, both near certainty, the one without the floor no longer wins by a
+#: thousandth (which an OpenCV release that moved a stroke by a pixel decided). On the dev sets any
+#: margin from 0.02 to 0.1 reads as well or better than none; 0.005 and 0.15 read worse.
+FLOORLESS_MARGIN = 0.05
+
 #: On a reduced page, a final character height this far from the expected one, or none found at
 #: all, means that the reduction may have changed what the segmenter sees (characters that
 #: touch once reduced): when the reading is weak too (no digit, or a mean confidence under
@@ -202,7 +218,7 @@ def _read_polarities(
                 ink, origin = binarize(gray, inverted, bg, floor).ink, (0, 0)
             heights: list[float] = []
             lines = _classify_lines(segment(ink, heights, gray.shape[0]), model, scale, origin)
-            score = reading_score(lines)
+            score = reading_score(lines) - (FLOORLESS_MARGIN if crop and not floor else 0.0)
             if score > best_score:
                 best, best_score = lines, score
                 if expected:
@@ -233,7 +249,8 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = 
     again at full size when the reduced page does not segment as its character height promised
     and the reading is weak. When the polarity is unclear both are read; a small crop (``crop``:
     enlarged to be worked on) is read with and without its paper floor (see :func:`binarize`);
-    the most plausible reading (:func:`reading_score`) wins.
+    the most plausible reading (:func:`reading_score`, the floor-less one by
+    :data:`FLOORLESS_MARGIN` less) wins.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
@@ -289,17 +306,49 @@ def _log_confidences(preds: list[Prediction]) -> list[float]:
     return np.log(np.maximum([p.confidence for p in preds], 1e-4)).tolist()
 
 
-def _best_cut(c: Candidate, log_conf: Callable[[Candidate], float]) -> list[Candidate]:
+def _band(items: list[Candidate], i: int) -> tuple[float, float] | None:
+    """The top and bottom of the line of ``items`` without its ``i``-th candidate (the medians of
+    the others'); None when fewer than two others tell it."""
+    if len(items) < 3:
+        return None
+    others = items[:i] + items[i + 1 :]
+    return float(np.median([q.y for q in others])), float(np.median([q.y + q.h for q in others]))
+
+
+def _spans(q: Candidate, band: tuple[float, float]) -> bool:
+    """Whether a candidate's top and bottom are those of its line (:data:`LINE_FIT`)."""
+    top, bottom = band
+    tol = LINE_FIT * (bottom - top)
+    return abs(q.y - top) <= tol and abs(q.y + q.h - bottom) <= tol
+
+
+def _best_cut(
+    c: Candidate, log_conf: Callable[[Candidate], float], band: tuple[float, float] | None = None
+) -> list[Candidate]:
     """The way of reading a candidate whose pieces the model reads best (``log_conf``: the log
     confidence of the model's reading of a piece): whole, cut into touching digits, or without
-    the marks clinging to it."""
+    the marks clinging to it.
+
+    Leaving out the clinging marks costs :data:`TRIM_PENALTY`, as a digit's own detached parts
+    cling to it too; but where the candidate without them spans its line (``band``: the top and
+    bottom of the line's other characters) and with them does not, the line shows they are no
+    part of the character (a tick or a smudge under a printed digit), and reading it whole costs
+    that instead. Neither reading then wins by a few hundredths of confidence: an 8 with a tick
+    below it reads as a 9 at 0.92 or 0.88, which a fixed penalty of 0.1 in log confidence (0.905)
+    split, and an OpenCV release drawing the test's digits a pixel wider tipped.
+    """
     options = [[c], *c.splits]
     scores = [_option_score([log_conf(q) for q in opt]) for opt in options]
     if c.joined:
         scores[0] -= JOIN_PENALTY
     if c.core is not None:
         options.append([c.core])
-        scores.append(_option_score([log_conf(c.core)]) - TRIM_PENALTY)
+        trimmed = _option_score([log_conf(c.core)])
+        if band is not None and _spans(c.core, band) and not _spans(c, band):
+            scores[0] -= TRIM_PENALTY
+        else:
+            trimmed -= TRIM_PENALTY
+        scores.append(trimmed)
     return options[scores.index(max(scores))]  # the first best, as np.argmax
 
 
@@ -322,8 +371,10 @@ def _classify_lines(
     for sline in seg:
         chosen = [
             (piece, c.space_before and j == 0, piece is c or piece is c.core)
-            for c in sline.items
-            for j, piece in enumerate(_best_cut(c, lambda q: logs[at[id(q)]]))
+            for i, c in enumerate(sline.items)
+            for j, piece in enumerate(
+                _best_cut(c, lambda q: logs[at[id(q)]], _band(sline.items, i) if c.core else None)
+            )
         ]
         parts = [q for q, _, _ in chosen]
         votes = [preds[at[id(q)]] for q in parts]

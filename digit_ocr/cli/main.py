@@ -126,7 +126,7 @@ def train(
             "-s",
             metavar="NAME",
             help="Built-in sources to use (repeatable): load_digits, mnist, fonts, hershey, scribble, "
-            "sevenseg, negatives. Default: all.",
+            "sevenseg, negatives. Default: all, each made from what is installed (see the train extra).",
         ),
     ] = None,
     data: Annotated[
@@ -159,8 +159,13 @@ def train(
     msgs = Messages()
     target = output or default_model_path()
     msgs.info("training: building data sets ...")
-    sources = training.build_sources(source, data or [], dataset.value if dataset else None, log=msgs.info)
-    result = training.train(sources, seed=seed, features=features.value, log=msgs.info)
+    skipped: list[training.Skipped] = []
+    sources = training.build_sources(
+        source, data or [], dataset.value if dataset else None, log=msgs.info, skipped=skipped, warn=msgs.warn
+    )
+    result = training.train(sources, seed=seed, features=features.value, log=msgs.info, skipped=skipped)
+    print(training.describe_training_data(result.model.meta))
+    print()
     print(f"held-out accuracy: {result.accuracy:.4f}")
     for name, acc in result.per_source.items():
         print(f"  {name}: {acc:.4f}")
