@@ -11,7 +11,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import normalize
+from . import grid, normalize
 from .binarize import Background, Binarized, background, binarize, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
@@ -49,6 +49,8 @@ PROBE_SIDE = 320
 #: Read only the regions of a page that hold text, where the probe tells them apart
 #: (:mod:`digit_ocr.regions`); False reads every page whole.
 READ_REGIONS = True
+#: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
+READ_GRIDS = True
 
 _models: dict[str, Model] = {}
 
@@ -104,8 +106,8 @@ class View(NamedTuple):
     #: The polarities to try, and the page's background.
     pols: list[bool]
     bg: Background
-    #: On a reduced page: the binarizations already made of it, and the character height
-    #: expected on it, by polarity.
+    #: The binarizations already made of the view (a reduced page's, or the one the grid stage
+    #: looked at), and on a reduced page the character height expected on it, by polarity.
     done: dict[bool, Binarized]
     expected: dict[bool, float]
 
@@ -213,6 +215,44 @@ def _read_polarities(
     return best if best_ok or not _weak(best) else None
 
 
+def _read_grid(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float
+) -> tuple[list[Line], dict] | None:
+    """The reading of a page with a grid (:mod:`digit_ocr.grid`): its cells row by row, a line a
+    row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
+    box in the original image). None when the page has no grid.
+
+    Rulings are dark on light paper: the grid is looked for in that polarity only. On a page with
+    a probe, the probe is looked at first (two rulings or more each way), so that a page without
+    a grid costs next to nothing."""
+    if probe:
+        p = probe[0]
+        ink = p.inks.get(False)
+        if ink is None:
+            small = _shrink(gray, p.kp)
+            ink = binarize(small, False, v.bg).ink
+        if not grid.has_rulings(ink, p.heights.get(False)):
+            return None
+    view, f = v.view, v.f
+    b = v.done.get(False)
+    if b is None:  # kept for the page's own reading, when it has no grid
+        b = v.done[False] = binarize(view, False, v.bg)
+    lattice = grid.find_lattice(b.ink, v.expected.get(False), b.flat)
+    if lattice is None:
+        return None
+    rows = grid.cell_lines(b.ink, lattice, b.flat)
+    if rows is None:
+        return None  # graph paper: the writing runs across the squares
+    lines = _classify_lines(rows, model, scale * f)
+    for line in lines:
+        line.row = line.digits[0].cell[0] if line.digits and line.digits[0].cell else None
+        line.letters = 0
+    x0, y0, x1, y1 = lattice.box()
+    R, C = lattice.shape
+    box = _to_original((x0, y0, x1 - x0, y1 - y0), scale * f)
+    return lines, {"rows": R, "columns": C, "box": list(box)}
+
+
 def reading_score(lines: list[Line]) -> float:
     """How plausible a reading is: confident digits count for it; digits of uneven heights
     and extra lines, which is what noise read as digits looks like, count against it."""
@@ -224,7 +264,9 @@ def reading_score(lines: list[Line]) -> float:
     return sum(d.confidence - 0.75 for d in digits) - spread * len(digits) - 0.3 * (len(lines) - 1)
 
 
-def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
+def read_lines_model(
+    work: np.ndarray, model: Model, scale: float, crop: bool = False, found: list[dict] | None = None
+) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
     Where the probe of :func:`model_view` tells the page's text regions apart, they alone are
@@ -238,6 +280,20 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = 
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
+    if READ_GRIDS:
+        read = _read_grid(gray, v, probe, model, scale)
+        if read is not None:
+            lines, info = read
+            if found is not None:
+                found.append(info)
+            return lines
+    return _read_page(gray, v, probe, model, scale, crop)
+
+
+def _read_page(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
+) -> list[Line]:
+    """The reading of a page without a grid (see :func:`read_lines_model`)."""
     if probe and READ_REGIONS:
         texts = TextRegions(probe[0], v.bg)
         lines = _read_sizes(gray, v, model, scale, crop, texts)
@@ -260,7 +316,8 @@ def _read_sizes(
         if lines is not None:
             return lines
     at_full = (lambda inv: texts.ink(gray, 1.0, inv)) if texts is not None else None
-    return _read_polarities(gray, pols, model, scale, bg, {}, {}, crop, at_full) or []
+    known = done if f == 1.0 else {}  # the binarizations of the view are the page's at full size
+    return _read_polarities(gray, pols, model, scale, bg, known, {}, crop, at_full) or []
 
 
 def _weak(lines: list[Line]) -> bool:
@@ -300,7 +357,15 @@ def _best_cut(c: Candidate, log_conf: Callable[[Candidate], float]) -> list[Cand
     if c.core is not None:
         options.append([c.core])
         scores.append(_option_score([log_conf(c.core)]) - TRIM_PENALTY)
+    for alt in c.alternatives:
+        options.append([alt])
+        scores.append(_option_score([log_conf(alt)]))
     return options[scores.index(max(scores))]  # the first best, as np.argmax
+
+
+def _among(piece: Candidate, others: list[Candidate]) -> bool:
+    """Whether ``piece`` is one of ``others`` (by identity: candidates hold arrays)."""
+    return any(piece is q for q in others)
 
 
 def _classify_lines(
@@ -310,7 +375,9 @@ def _classify_lines(
     (``origin``: where the segmented image lies in the image worked on)."""
     cands = [c for line in seg for c in line.items]
     pieces = [
-        q for c in cands for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []))
+        q
+        for c in cands
+        for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []), *c.alternatives)
     ]
     if not pieces:
         return []
@@ -320,8 +387,9 @@ def _classify_lines(
     logs = _log_confidences(preds)
     lines = []
     for sline in seg:
+        # (piece, space before it, whether it is the whole candidate however thresholded)
         chosen = [
-            (piece, c.space_before and j == 0, piece is c or piece is c.core)
+            (piece, c.space_before and j == 0, piece is c or piece is c.core or _among(piece, c.alternatives))
             for c in sline.items
             for j, piece in enumerate(_best_cut(c, lambda q: logs[at[id(q)]]))
         ]
@@ -349,6 +417,7 @@ def _classify_lines(
                     p.runner_up,
                     p.runner_up_confidence,
                     space_before=space or pending_space,
+                    cell=piece.cell,
                     features=feats[k].reshape(8, 8),
                 )
             )
@@ -440,7 +509,9 @@ def read_image(
     else:
         m = get_model(model)
         crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
-        reading.lines = read_lines_model(work, m, scale, crop)
+        grids: list[dict] = []
+        reading.lines = read_lines_model(work, m, scale, crop, grids)
+        reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
             t2 = time.perf_counter()
