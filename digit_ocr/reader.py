@@ -524,6 +524,7 @@ def read_image(
                 m,
                 always=engine == "both",
                 alternatives=reading.alternatives if engine == "both" else None,
+                keep_out=[tuple(reading.grid["box"])] if reading.grid else None,
             )
             timing["tesseract"] = time.perf_counter() - t2
     timing["total"] = time.perf_counter() - t0
