@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .binarize import percentiles_u8
-from .segment import MIN_CHAR_PX, Candidate, SegmentLine, character_height, label, segment
+from .segment import MIN_CHAR_PX, Candidate, SegmentLine, label, segment
 
 #: A grid has at least this many rows and columns of cells.
 MIN_CELLS = 3
@@ -27,6 +27,10 @@ MIN_CELLS = 3
 RULING_CHARS = 1.5
 RULING_SHARE = 1 / 24
 MIN_RULING = 12
+#: The page's tilt is looked for this far (dy/dx) around the median slope of the rulings'
+#: pieces, on at most TILT_PIXELS of their pixels.
+TILT_SEARCH = 0.02
+TILT_PIXELS = 4000
 #: A ruling crosses another when their intersection lies within this share of the spacing of
 #: the rulings it ends among of its ends: a line that fades or stops just short of the frame.
 CROSS_REACH = 0.5
@@ -159,7 +163,7 @@ def _rulings(opened: np.ndarray, length: int) -> list[Ruling]:
     slopes = np.where(vxx > 0, (sxy / cnt - sx * sy / cnt**2) / np.maximum(vxx, 1e-9), 0.0)
     order = np.argsort(slopes)
     cum = np.cumsum(stats[pieces, cv2.CC_STAT_WIDTH][order])
-    tilt = float(slopes[order][np.searchsorted(cum, cum[-1] / 2)])
+    tilt = _sharpest(xs, ys, float(slopes[order][np.searchsorted(cum, cum[-1] / 2)]), opened.shape[1])
     offset = np.round(ys - tilt * xs).astype(np.int64)
     base = int(offset.min())
     offset -= base
@@ -190,6 +194,25 @@ def _rulings(opened: np.ndarray, length: int) -> list[Ruling]:
     return out
 
 
+def _sharpest(xs: np.ndarray, ys: np.ndarray, tilt: float, width: int) -> float:
+    """The tilt near ``tilt`` along which the pixels ``(xs, ys)`` of the pieces of rulings
+    gather into the sharpest lines (the most pixels sharing an offset: the sum of the squared
+    counts), in steps of a pixel across ``width``: a thin ruling's pieces, hardly longer than
+    their tilt is steep, give poor slopes of their own."""
+    step = 1.0 / max(1, width)
+    every = max(1, len(xs) // TILT_PIXELS)
+    x, y = xs[::every], ys[::every]
+    best, best_score = tilt, -1
+    for k in range(-int(TILT_SEARCH / step), int(TILT_SEARCH / step) + 1):
+        t = tilt + k * step
+        off = np.round(y - t * x).astype(np.int64)
+        counts = np.bincount(off - off.min())
+        score = int(np.dot(counts, counts))
+        if score > best_score:
+            best, best_score = t, score
+    return best
+
+
 def _meeting(h: Ruling, v: Ruling) -> tuple[float, float]:
     """Where a horizontal and a vertical ruling meet, their curves extended as needed."""
     y = h.at(v.at((v.lo + v.hi) / 2))
@@ -206,12 +229,28 @@ def _spacing(rulings: list[Ruling]) -> float:
 
 
 def ruling_length(ink: np.ndarray, char_h: float | None) -> int:
-    """How long a straight piece of a ruling is at least: longer than any character is wide."""
+    """How long a straight piece of a ruling is at least: longer than any character is wide
+    (``char_h``: the page's character height, when known; else :func:`character_size`)."""
     if char_h is None:
-        char_h = character_height(ink)
+        char_h = character_size(ink)
     if char_h is None:
         return max(MIN_RULING, int(RULING_SHARE * min(ink.shape)))
     return max(MIN_RULING, int(RULING_CHARS * char_h))
+
+
+def character_size(ink: np.ndarray) -> float | None:
+    """The height of the larger of an ink mask's marks shaped like characters (see
+    :func:`~digit_ocr.segment.character_height`): the median of those at least half as tall as
+    most (the 90th percentile), so that the pieces of a broken thin ruling, the dust of a
+    photographed page, do not count; None when there are none."""
+    stats = label(ink)[1]
+    w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
+    fill = area / np.maximum(w * h, 1)
+    like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
+    if not like.any():
+        return None
+    hs = np.sort(h[like])
+    return float(np.median(hs[hs >= 0.5 * np.percentile(hs, 90)]))
 
 
 def has_rulings(ink: np.ndarray, char_h: float | None = None) -> bool:
@@ -399,6 +438,31 @@ def erase(ink: np.ndarray, lattice: Lattice, on_course: bool = False) -> np.ndar
     along = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (thick, 1)))
     bridged = cv2.bitwise_and(cv2.bitwise_or(across, along), lines)
     return cv2.bitwise_or(out, cv2.bitwise_and(bridged, ink))
+
+
+def area(lattice: Lattice, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The box ``(x0, y0, x1, y1)`` of the grid and its frame: the lattice's box grown by half a
+    cell (what stands there belongs to the grid), within an image of ``shape``."""
+    pitch = lattice.pitch()
+    x0, y0, x1, y1 = lattice.box()
+    gx, gy = int(np.ceil(pitch[1] / 2)), int(np.ceil(pitch[0] / 2))
+    H, W = shape[:2]
+    return max(0, x0 - gx), max(0, y0 - gy), min(W, x1 + gx + 1), min(H, y1 + gy + 1)
+
+
+def marks_outside(ink: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether ``ink`` holds, outside ``box``, a mark that could be a character: at least
+    MIN_CHAR_PX tall, clear of the image's edges (not the edge of the photographed page)."""
+    x0, y0, x1, y1 = box
+    H, W = ink.shape
+    if x0 <= 1 and y0 <= 1 and x1 >= W - 1 and y1 >= H - 1:
+        return False
+    rest = ink.copy()
+    rest[y0:y1, x0:x1] = 0
+    _labels, stats = label(rest)
+    x, y, w, h = (stats[1:, k] for k in range(4))
+    clear = (x > 0) & (y > 0) & (x + w < W) & (y + h < H)
+    return bool((clear & (h >= MIN_CHAR_PX)).any())
 
 
 def _clipped(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from . import grid, normalize
-from .binarize import Background, Binarized, background, binarize, polarities, to_gray
+from .binarize import Background, Binarized, background, binarize, percentiles_u8, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -51,6 +51,8 @@ PROBE_SIDE = 320
 READ_REGIONS = True
 #: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
 READ_GRIDS = True
+#: Around a grid, its area is blanked with the level this share of the page is darker than.
+PAPER_LEVEL = 90
 
 _models: dict[str, Model] = {}
 
@@ -216,7 +218,7 @@ def _read_polarities(
 
 
 def _read_grid(
-    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
 ) -> tuple[list[Line], dict] | None:
     """The reading of a page with a grid (:mod:`digit_ocr.grid`): its cells row by row, a line a
     row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
@@ -250,6 +252,16 @@ def _read_grid(
     x0, y0, x1, y1 = lattice.box()
     R, C = lattice.shape
     box = _to_original((x0, y0, x1 - x0, y1 - y0), scale * f)
+    area = grid.area(lattice, b.ink.shape)
+    if grid.marks_outside(b.ink, area):
+        # What lies around the grid (a title, a page number, text beside a table) is read as a
+        # page of its own, the grid's area blanked with the paper's level.
+        x0, y0, x1, y1 = (int(round(v * f)) for v in area)
+        rest = gray.copy()
+        rest[y0:y1, x0:x1] = int(percentiles_u8(gray[::4, ::4], (PAPER_LEVEL,))[0])
+        rest_probe: list[Probe] = []
+        outside = _read_page(rest, model_view(rest, rest_probe), rest_probe, model, scale, crop)
+        lines = sorted(lines + outside, key=lambda line: line.box[1] + line.box[3] / 2)
     return lines, {"rows": R, "columns": C, "box": list(box)}
 
 
@@ -281,7 +293,7 @@ def read_lines_model(
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
     if READ_GRIDS:
-        read = _read_grid(gray, v, probe, model, scale)
+        read = _read_grid(gray, v, probe, model, scale, crop)
         if read is not None:
             lines, info = read
             if found is not None:
