@@ -240,13 +240,16 @@ def ruling_length(ink: np.ndarray, char_h: float | None) -> int:
 
 def character_size(ink: np.ndarray) -> float | None:
     """The height of the larger of an ink mask's marks shaped like characters (see
-    :func:`~digit_ocr.segment.character_height`): the median of those at least half as tall as
-    most (the 90th percentile), so that the pieces of a broken thin ruling, the dust of a
-    photographed page, do not count; None when there are none."""
+    :func:`~digit_ocr.segment.character_height`), as a grid's cells hold them: the median of
+    those at least half as tall as most (the 90th percentile), so that the pieces of a broken
+    thin ruling, the dust of a photographed page, do not count; None when there are none."""
     stats = label(ink)[1]
     w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
     fill = area / np.maximum(w * h, 1)
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
+    # A grid's characters stand in cells, a (MIN_CELLS + 1)th of the page at most: a larger
+    # mark is the grid itself (its heavy rulings, when the thin ones broke off).
+    like &= h < min(ink.shape) / (MIN_CELLS + 1)
     if not like.any():
         return None
     hs = np.sort(h[like])
@@ -287,10 +290,13 @@ def find_lattice(
     for kernel in ((1, FAINT_WIDTH), (FAINT_WIDTH, 1)):  # horizontal lines, then vertical ones
         hat = cv2.morphologyEx(flat, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
         masks.append(cv2.bitwise_or(ink, cv2.threshold(hat, depth - 1, 255, cv2.THRESH_BINARY)[1]))
-    found = _lattice(masks[0], masks[1], length)
+    # A lattice of heavy rulings one cell short (a grid whose thin rulings are faint) is enough
+    # to look between its rulings for the faint ones.
+    found = _lattice(masks[0], masks[1], length, MIN_CELLS)
     if found is None:
         return None
-    return _with_faint(found, ink, flat)
+    found = _with_faint(found, ink, flat)
+    return found if min(found.shape) >= MIN_CELLS else None
 
 
 def _with_faint(lattice: Lattice, ink: np.ndarray, flat: np.ndarray) -> Lattice:
@@ -357,15 +363,16 @@ def _with_faint(lattice: Lattice, ink: np.ndarray, flat: np.ndarray) -> Lattice:
     return Lattice(rows, cols, lattice.lines | faint, lattice.course | faint)
 
 
-def _lattice(h_ink: np.ndarray, v_ink: np.ndarray, length: int) -> Lattice | None:
-    """The lattice of the horizontal rulings of ``h_ink`` and the vertical ones of ``v_ink``."""
+def _lattice(h_ink: np.ndarray, v_ink: np.ndarray, length: int, least: int = MIN_CELLS + 1) -> Lattice | None:
+    """The lattice of the horizontal rulings of ``h_ink`` and the vertical ones of ``v_ink``, of
+    at least ``least`` rulings each way."""
     h_open = _segments(h_ink, length)
     hs = _rulings(h_open, length)
-    if len(hs) < MIN_CELLS + 1:
+    if len(hs) < least:
         return None
     v_open = _segments(cv2.transpose(v_ink), length)
     vs = _rulings(v_open, length)
-    if len(vs) < MIN_CELLS + 1:
+    if len(vs) < least:
         return None
     # A ruling of the lattice spans most of the other way's rulings (its course passes where
     # they are) and truly crosses some of them (the frame's sides, at least): a ruling found
@@ -384,19 +391,19 @@ def _lattice(h_ink: np.ndarray, v_ink: np.ndarray, length: int) -> Lattice | Non
     keep_h = np.ones(len(hs), bool)
     keep_v = np.ones(len(vs), bool)
     while True:
-        need_h = max(MIN_CELLS + 1, CROSS_SHARE * keep_v.sum())
-        need_v = max(MIN_CELLS + 1, CROSS_SHARE * keep_h.sum())
+        need_h = max(least, CROSS_SHARE * keep_v.sum())
+        need_v = max(least, CROSS_SHARE * keep_h.sum())
         new_h = keep_h & (h_spans[:, keep_v].sum(axis=1) >= need_h) & (cross[:, keep_v].sum(axis=1) >= 2)
         new_v = keep_v & (v_spans[keep_h].sum(axis=0) >= need_v) & (cross[keep_h].sum(axis=0) >= 2)
         if (new_h == keep_h).all() and (new_v == keep_v).all():
             break
         keep_h, keep_v = new_h, new_v
-    if keep_h.sum() < MIN_CELLS + 1 or keep_v.sum() < MIN_CELLS + 1:
+    if keep_h.sum() < least or keep_v.sum() < least:
         return None
     # Rulings found along a part of the lattice only (at least MIN_CELLS cells of it) are its
     # rulings too: the rest of their course was too faint.
-    keep_h |= cross[:, keep_v].sum(axis=1) >= MIN_CELLS + 1
-    keep_v |= cross[keep_h].sum(axis=0) >= MIN_CELLS + 1
+    keep_h |= cross[:, keep_v].sum(axis=1) >= least
+    keep_v |= cross[keep_h].sum(axis=0) >= least
     rows = [h for h, k in zip(hs, keep_h) if k]
     cols = [v for v, k in zip(vs, keep_v) if k]
     mid_x = 0.5 * (min(c.lo for c in rows) + max(c.hi for c in rows))
