@@ -21,12 +21,20 @@ from .segment import MIN_CHAR_PX, Candidate, SegmentLine, label, segment
 
 #: A grid has at least this many rows and columns of cells.
 MIN_CELLS = 3
+#: A page whose ink (dark on light) covers more than this share of it holds no grid: its paper
+#: was taken for ink.
+MAX_INK = 0.5
 #: Rulings are found from straight pieces at least this many character heights long (no
 #: character is that wide), or this share of the page's shorter side where no character height
 #: can be told; never shorter than MIN_RULING pixels.
 RULING_CHARS = 1.5
 RULING_SHARE = 1 / 24
 MIN_RULING = 12
+#: On a page's probe, rulings found along at least this share of their span count.
+PROBE_COVER = 0.5
+#: A ruling is at most this share of its least length thick (3/4 of a character height): the
+#: straight edge of a dark area is no ruling.
+THICKEST = 1 / 2
 #: The page's tilt is looked for this far (dy/dx) around the median slope of the rulings'
 #: pieces, on at most TILT_PIXELS of their pixels.
 TILT_SEARCH = 0.02
@@ -140,9 +148,11 @@ def _segments(ink: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def _rulings(opened: np.ndarray, length: int) -> list[Ruling]:
+def _rulings(opened: np.ndarray, length: int, search: bool = True, min_cover: float = 0.0) -> list[Ruling]:
     """The horizontal rulings of an opened mask (see :func:`_segments`): its pieces at least
-    ``length`` long, gathered along the page's tilt into runs of offsets, each fitted by a curve."""
+    ``length`` long, gathered along the page's tilt into runs of offsets, each fitted by a curve.
+    ``search``: look for the sharpest tilt (:func:`_sharpest`) near the pieces' median slope;
+    ``min_cover``: the least share of its span a ruling is found along."""
     labels, stats = label(opened)
     n = len(stats)
     pieces = np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] >= length)
@@ -163,7 +173,9 @@ def _rulings(opened: np.ndarray, length: int) -> list[Ruling]:
     slopes = np.where(vxx > 0, (sxy / cnt - sx * sy / cnt**2) / np.maximum(vxx, 1e-9), 0.0)
     order = np.argsort(slopes)
     cum = np.cumsum(stats[pieces, cv2.CC_STAT_WIDTH][order])
-    tilt = _sharpest(xs, ys, float(slopes[order][np.searchsorted(cum, cum[-1] / 2)]), opened.shape[1])
+    tilt = float(slopes[order][np.searchsorted(cum, cum[-1] / 2)])
+    if search:
+        tilt = _sharpest(xs, ys, tilt, opened.shape[1])
     offset = np.round(ys - tilt * xs).astype(np.int64)
     base = int(offset.min())
     offset -= base
@@ -182,13 +194,17 @@ def _rulings(opened: np.ndarray, length: int) -> list[Ruling]:
         x0 = int(x.min())
         cols = np.bincount(x - x0)
         have = np.flatnonzero(cols)
+        thick = max(1.0, float(len(x)) / len(have) - 2.0)  # the dilation added a pixel each side
+        if thick > THICKEST * length:
+            continue  # the straight edge of a dark area, or a row of touching characters
+        span = float(have[-1] - have[0])
+        cover = len(have) / (span + 1.0)
+        if cover < min_cover:
+            continue
         mean_y = np.bincount(x - x0, weights=y)[have] / cols[have]
         have = have + x0
-        span = float(have[-1] - have[0])
         deg = 2 if span >= 8 * length else 1
         poly = tuple(np.polyfit(have.astype(np.float64), mean_y, deg).tolist())
-        thick = max(1.0, float(len(x)) / len(have) - 2.0)  # the dilation added a pixel each side
-        cover = len(have) / (span + 1.0)
         pixels = (y.astype(np.intp), x.astype(np.intp))
         out.append(Ruling(poly, float(have[0]), float(have[-1]), thick, cover, pixels))
     return out
@@ -257,11 +273,15 @@ def character_size(ink: np.ndarray) -> float | None:
 
 
 def has_rulings(ink: np.ndarray, char_h: float | None = None) -> bool:
-    """Whether an ink mask has two rulings or more each way (a quick look, for a page's probe)."""
+    """Whether an ink mask may hold a grid (a quick look, for a page's probe): mostly paper, with
+    MIN_CELLS rulings or more each way (a frame's two sides are not a grid)."""
+    if cv2.countNonZero(ink) > MAX_INK * ink.size:
+        return False  # the paper taken for ink: a page of light ink on a dark ground
     length = ruling_length(ink, char_h)
-    if len(_rulings(_segments(ink, length), length)) < 2:
+    # Whole rulings (found along most of their span), as heavy rulings are on a reduced page.
+    if len(_rulings(_segments(ink, length), length, False, PROBE_COVER)) < MIN_CELLS:
         return False
-    return len(_rulings(_segments(cv2.transpose(ink), length), length)) >= 2
+    return len(_rulings(_segments(cv2.transpose(ink), length), length, False, PROBE_COVER)) >= MIN_CELLS
 
 
 def find_lattice(

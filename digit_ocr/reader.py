@@ -239,7 +239,10 @@ def _read_grid(
     b = v.done.get(False)
     if b is None:  # kept for the page's own reading, when it has no grid
         b = v.done[False] = binarize(view, False, v.bg)
-    lattice = grid.find_lattice(b.ink, v.expected.get(False), b.flat)
+    char_h = v.expected.get(False) or grid.character_size(b.ink)
+    if not probe and not grid.has_rulings(b.ink, char_h):
+        return None
+    lattice = grid.find_lattice(b.ink, char_h, b.flat)
     if lattice is None:
         return None
     rows = grid.cell_lines(b.ink, lattice, b.flat)
