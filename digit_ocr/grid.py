@@ -263,9 +263,9 @@ def character_size(ink: np.ndarray) -> float | None:
     w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
     fill = area / np.maximum(w * h, 1)
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
-    # A grid's characters stand in cells, a (MIN_CELLS + 1)th of the page at most: a larger
-    # mark is the grid itself (its heavy rulings, when the thin ones broke off).
-    like &= h < min(ink.shape) / (MIN_CELLS + 1)
+    # A mark over a (MIN_CELLS + 1)th of the page, at least as wide as high and hardly filled is
+    # the grid itself (its heavy rulings, when the thin ones broke off), not a character.
+    like &= ~((h > min(ink.shape) / (MIN_CELLS + 1)) & (w >= h) & (fill < 0.3))
     if not like.any():
         return None
     hs = np.sort(h[like])
