@@ -16,6 +16,8 @@ class Binarized:
     ink: np.ndarray
     gray: np.ndarray
     inverted: bool
+    #: The page with its background divided out (:func:`flattened`), as thresholded.
+    flat: np.ndarray | None = None
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -212,10 +214,10 @@ def binarize(
     lo, hi = ink_range(flat[::3, ::3])
     spread = float(hi - lo)
     if spread < MIN_SPREAD:
-        return Binarized(np.zeros_like(flat), gray, inverted)
+        return Binarized(np.zeros_like(flat), gray, inverted, flat)
     if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
         flat = stretched(flat, lo)
-    return Binarized(threshold(flat, edge_otsu(flat)), gray, inverted)
+    return Binarized(threshold(flat, edge_otsu(flat)), gray, inverted, flat)
 
 
 def flattened(

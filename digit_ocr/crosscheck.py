@@ -155,19 +155,27 @@ def calibrate_tesseract(conf: float, model: Model | None) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None = None) -> list[Line]:
+def combine(
+    model_lines: list[Line],
+    tess_lines: list[Line],
+    model: Model | None = None,
+    keep_out: list[Box] | None = None,
+) -> list[Line]:
     """Merge two readings digit by digit (matched by box overlap).
 
     Agreement raises the confidence; on disagreement the engine with the higher calibrated
     confidence wins (Tesseract only over a digit the model is unsure of), with a confidence
     lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
-    them, on lines where the model read nothing. Lines of printed text (:func:`is_text`) that
-    Tesseract confirms are taken as Tesseract read them (:func:`_read_as_text`).
+    them, on lines where the model read nothing, and never within the boxes ``keep_out`` (a
+    grid, whose rulings Tesseract reads as 1s and whose empty cells are empty). Lines of printed
+    text (:func:`is_text`) that Tesseract confirms are taken as Tesseract read them
+    (:func:`_read_as_text`).
     """
     # Lines of printed text that Tesseract confirms are read as it reads them; the rest digit by
     # digit. Where it confirms printed lines with letters, the page is print: all its printed
     # lines are text (a label the model took for digits, not for letters, is on one of them).
-    matches = [_match(line, tess_lines) for line in model_lines]
+    # The rows of a grid are never text: Tesseract reads its rulings as 1s.
+    matches = [_match(line, tess_lines) if line.row is None else None for line in model_lines]
     text = [_as_text(m, is_text(line)) for m, line in zip(matches, model_lines)]
     if any(t and m is not None and m.printed for t, m in zip(text, matches)):
         text = [t or _as_text(m, m is not None and m.printed) for t, m in zip(text, matches)]
@@ -179,8 +187,8 @@ def combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None
     if done:
         tess_lines = [t for t in tess_lines if not any(_same_band(t.box, d.box) for d in done.values())]
         rest = [line for n, line in enumerate(model_lines) if n not in done]
-        return _merge_in([*done.values(), *_combine(rest, tess_lines, model)])
-    return _combine(model_lines, tess_lines, model)
+        return _merge_in([*done.values(), *_combine(rest, tess_lines, model, keep_out)])
+    return _combine(model_lines, tess_lines, model, keep_out)
 
 
 def _merge_in(lines: list[Line]) -> list[Line]:
@@ -188,7 +196,9 @@ def _merge_in(lines: list[Line]) -> list[Line]:
     return sorted((line for line in lines if line.digits), key=lambda line: line.box[1] + line.box[3] / 2)
 
 
-def _combine(model_lines: list[Line], tess_lines: list[Line], model: Model | None) -> list[Line]:
+def _combine(
+    model_lines: list[Line], tess_lines: list[Line], model: Model | None, keep_out: list[Box] | None = None
+) -> list[Line]:
     """:func:`combine` digit by digit (matched by box overlap)."""
     tess = [d for line in tess_lines for d in line.digits]
     heights = sorted(d.box[3] for line in model_lines for d in line.digits)
@@ -234,6 +244,8 @@ def _combine(model_lines: list[Line], tess_lines: list[Line], model: Model | Non
         # Tesseract digit is more often a stroke or mark it misread (handwriting) than a digit.
         if i in used or t.confidence < ADD_ABOVE or any(_same_band(t.box, b) for b in line_boxes):
             continue
+        if any(_inside(t.box, b) for b in keep_out or ()):
+            continue
         t.votes = {
             "model": {"digit": None, "confidence": 0.0},
             "tesseract": {"digit": t.digit, "confidence": round(t.confidence, 4)},
@@ -241,6 +253,12 @@ def _combine(model_lines: list[Line], tess_lines: list[Line], model: Model | Non
         t.agreed = False
         _insert(model_lines, t)
     return [line for line in model_lines if line.digits]
+
+
+def _inside(a: Box, b: Box) -> bool:
+    """Whether the middle of box ``a`` lies in box ``b``."""
+    x, y = a[0] + a[2] / 2, a[1] + a[3] / 2
+    return b[0] <= x <= b[0] + b[2] and b[1] <= y <= b[1] + b[3]
 
 
 def _same_band(a: Box, b: Box) -> bool:
@@ -271,10 +289,12 @@ def cross_check(
     *,
     always: bool = False,
     alternatives: dict[str, str] | None = None,
+    keep_out: list[Box] | None = None,
 ) -> list[Line]:
     """The ``auto`` and ``both`` engines: Tesseract asked (where it can change the answer, or
     ``always``) and combined with the model. A missing, failing or slow Tesseract never fails a
-    read: the model's answer stands and the problem is added to ``warnings``."""
+    read: the model's answer stands and the problem is added to ``warnings``. ``keep_out``: boxes
+    (a grid's) where no digit of Tesseract's alone is added."""
     from ._exec import tesseract
 
     if alternatives is not None:
@@ -297,4 +317,4 @@ def cross_check(
         return lines
     if alternatives is not None:
         alternatives["tesseract"] = "\n".join(line.text for line in tess)
-    return combine(lines, tess, model)
+    return combine(lines, tess, model, keep_out)

@@ -11,8 +11,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import normalize
-from .binarize import Background, Binarized, background, binarize, polarities, to_gray
+from . import grid, normalize
+from .binarize import Background, Binarized, background, binarize, percentiles_u8, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -54,6 +54,10 @@ PROBE_SIDE = 320
 #: Read only the regions of a page that hold text, where the probe tells them apart
 #: (:mod:`digit_ocr.regions`); False reads every page whole.
 READ_REGIONS = True
+#: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
+READ_GRIDS = True
+#: Around a grid, its area is blanked with the level this share of the page is darker than.
+PAPER_LEVEL = 90
 
 _models: dict[str, Model] = {}
 
@@ -109,8 +113,8 @@ class View(NamedTuple):
     #: The polarities to try, and the page's background.
     pols: list[bool]
     bg: Background
-    #: On a reduced page: the binarizations already made of it, and the character height
-    #: expected on it, by polarity.
+    #: The binarizations already made of the view (a reduced page's, or the one the grid stage
+    #: looked at), and on a reduced page the character height expected on it, by polarity.
     done: dict[bool, Binarized]
     expected: dict[bool, float]
 
@@ -229,6 +233,57 @@ def _read_polarities(
     return best if best_ok or not _weak(best) else None
 
 
+def _read_grid(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
+) -> tuple[list[Line], dict] | None:
+    """The reading of a page with a grid (:mod:`digit_ocr.grid`): its cells row by row, a line a
+    row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
+    box in the original image). None when the page has no grid.
+
+    Rulings are dark on light paper: the grid is looked for in that polarity only. On a page with
+    a probe, the probe is looked at first (two rulings or more each way), so that a page without
+    a grid costs next to nothing."""
+    if probe:
+        p = probe[0]
+        ink = p.inks.get(False)
+        if ink is None:
+            small = _shrink(gray, p.kp)
+            ink = binarize(small, False, v.bg).ink
+        if not grid.has_rulings(ink, p.heights.get(False)):
+            return None
+    view, f = v.view, v.f
+    b = v.done.get(False)
+    if b is None:  # kept for the page's own reading, when it has no grid
+        b = v.done[False] = binarize(view, False, v.bg)
+    char_h = v.expected.get(False) or grid.character_size(b.ink)
+    if not probe and not grid.has_rulings(b.ink, char_h):
+        return None
+    lattice = grid.find_lattice(b.ink, char_h, b.flat)
+    if lattice is None:
+        return None
+    rows = grid.cell_lines(b.ink, lattice, b.flat)
+    if rows is None:
+        return None  # graph paper: the writing runs across the squares
+    lines = _classify_lines(rows, model, scale * f)
+    for line in lines:
+        line.row = line.digits[0].cell[0] if line.digits and line.digits[0].cell else None
+        line.letters = 0
+    x0, y0, x1, y1 = lattice.box()
+    R, C = lattice.shape
+    box = _to_original((x0, y0, x1 - x0, y1 - y0), scale * f)
+    area = grid.area(lattice, b.ink.shape)
+    if grid.marks_outside(b.ink, area):
+        # What lies around the grid (a title, a page number, text beside a table) is read as a
+        # page of its own, the grid's area blanked with the paper's level.
+        x0, y0, x1, y1 = (int(round(v * f)) for v in area)
+        rest = gray.copy()
+        rest[y0:y1, x0:x1] = int(percentiles_u8(gray[::4, ::4], (PAPER_LEVEL,))[0])
+        rest_probe: list[Probe] = []
+        outside = _read_page(rest, model_view(rest, rest_probe), rest_probe, model, scale, crop)
+        lines = sorted(lines + outside, key=lambda line: line.box[1] + line.box[3] / 2)
+    return lines, {"rows": R, "columns": C, "box": list(box)}
+
+
 def reading_score(lines: list[Line]) -> float:
     """How plausible a reading is: confident digits count for it; digits of uneven heights
     and extra lines, which is what noise read as digits looks like, count against it."""
@@ -240,7 +295,9 @@ def reading_score(lines: list[Line]) -> float:
     return sum(d.confidence - 0.75 for d in digits) - spread * len(digits) - 0.3 * (len(lines) - 1)
 
 
-def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = False) -> list[Line]:
+def read_lines_model(
+    work: np.ndarray, model: Model, scale: float, crop: bool = False, found: list[dict] | None = None
+) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
     Where the probe of :func:`model_view` tells the page's text regions apart, they alone are
@@ -255,6 +312,20 @@ def read_lines_model(work: np.ndarray, model: Model, scale: float, crop: bool = 
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
+    if READ_GRIDS:
+        read = _read_grid(gray, v, probe, model, scale, crop)
+        if read is not None:
+            lines, info = read
+            if found is not None:
+                found.append(info)
+            return lines
+    return _read_page(gray, v, probe, model, scale, crop)
+
+
+def _read_page(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
+) -> list[Line]:
+    """The reading of a page without a grid (see :func:`read_lines_model`)."""
     if probe and READ_REGIONS:
         texts = TextRegions(probe[0], v.bg)
         lines = _read_sizes(gray, v, model, scale, crop, texts)
@@ -277,7 +348,8 @@ def _read_sizes(
         if lines is not None:
             return lines
     at_full = (lambda inv: texts.ink(gray, 1.0, inv)) if texts is not None else None
-    return _read_polarities(gray, pols, model, scale, bg, {}, {}, crop, at_full) or []
+    known = done if f == 1.0 else {}  # the binarizations of the view are the page's at full size
+    return _read_polarities(gray, pols, model, scale, bg, known, {}, crop, at_full) or []
 
 
 def _weak(lines: list[Line]) -> bool:
@@ -349,7 +421,15 @@ def _best_cut(
         else:
             trimmed -= TRIM_PENALTY
         scores.append(trimmed)
+    for alt in c.alternatives:
+        options.append([alt])
+        scores.append(_option_score([log_conf(alt)]))
     return options[scores.index(max(scores))]  # the first best, as np.argmax
+
+
+def _among(piece: Candidate, others: list[Candidate]) -> bool:
+    """Whether ``piece`` is one of ``others`` (by identity: candidates hold arrays)."""
+    return any(piece is q for q in others)
 
 
 def _classify_lines(
@@ -359,7 +439,9 @@ def _classify_lines(
     (``origin``: where the segmented image lies in the image worked on)."""
     cands = [c for line in seg for c in line.items]
     pieces = [
-        q for c in cands for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []))
+        q
+        for c in cands
+        for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []), *c.alternatives)
     ]
     if not pieces:
         return []
@@ -369,8 +451,9 @@ def _classify_lines(
     logs = _log_confidences(preds)
     lines = []
     for sline in seg:
+        # (piece, space before it, whether it is the whole candidate however thresholded)
         chosen = [
-            (piece, c.space_before and j == 0, piece is c or piece is c.core)
+            (piece, c.space_before and j == 0, piece is c or piece is c.core or _among(piece, c.alternatives))
             for i, c in enumerate(sline.items)
             for j, piece in enumerate(
                 _best_cut(c, lambda q: logs[at[id(q)]], _band(sline.items, i) if c.core else None)
@@ -400,6 +483,7 @@ def _classify_lines(
                     p.runner_up,
                     p.runner_up_confidence,
                     space_before=space or pending_space,
+                    cell=piece.cell,
                     features=feats[k],
                 )
             )
@@ -491,7 +575,9 @@ def read_image(
     else:
         m = get_model(model)
         crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
-        reading.lines = read_lines_model(work, m, scale, crop)
+        grids: list[dict] = []
+        reading.lines = read_lines_model(work, m, scale, crop, grids)
+        reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
             t2 = time.perf_counter()
@@ -504,6 +590,7 @@ def read_image(
                 m,
                 always=engine == "both",
                 alternatives=reading.alternatives if engine == "both" else None,
+                keep_out=[tuple(reading.grid["box"])] if reading.grid else None,
             )
             timing["tesseract"] = time.perf_counter() - t2
     timing["total"] = time.perf_counter() - t0

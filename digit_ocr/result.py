@@ -21,6 +21,8 @@ class Digit:
     votes: dict[str, dict[str, Any]] = field(default_factory=dict)
     agreed: bool | None = None
     space_before: bool = False
+    #: The cell (row, column) of the grid the digit was read in, counted from 0 (None: no grid).
+    cell: tuple[int, int] | None = None
     #: The features the model classified (:mod:`digit_ocr.normalize`; the first 64 are the 8x8
     #: counts of the normalized digit, 0..16); None for Tesseract-only digits.
     features: Any = field(default=None, repr=False, compare=False)
@@ -39,6 +41,8 @@ class Digit:
             out["votes"] = self.votes
         if self.agreed is not None:
             out["agreed"] = self.agreed
+        if self.cell is not None:
+            out["cell"] = list(self.cell)
         return out
 
 
@@ -50,6 +54,8 @@ class Line:
     #: How many characters of the line the model took for letters: a line of printed text
     #: ("Total: 1,234.56 EUR"), where Tesseract reads better.
     letters: int = field(default=0, repr=False, compare=False)
+    #: The row of the grid the line is (counted from 0), when it was read from a grid's cells.
+    row: int | None = None
 
     @property
     def text(self) -> str:
@@ -60,7 +66,11 @@ class Line:
         return union([d.box for d in self.digits])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "box": list(self.box), "digits": [d.to_dict() for d in self.digits]}
+        out: dict[str, Any] = {"text": self.text, "box": list(self.box)}
+        if self.row is not None:
+            out["row"] = self.row
+        out["digits"] = [d.to_dict() for d in self.digits]
+        return out
 
 
 @dataclass
@@ -76,6 +86,8 @@ class Reading:
     warnings: list[str] = field(default_factory=list)
     #: With ``engine="both"``: each engine's own reading (text), beside the combined one.
     alternatives: dict[str, str] = field(default_factory=dict)
+    #: The grid read cell by cell, when the image has one: ``rows``, ``columns`` and ``box``.
+    grid: dict[str, Any] | None = None
 
     def uncertain(self, below: float) -> list[Digit]:
         """Digits a person should check: the engines disagreed, or the confidence is under ``below``."""
@@ -103,6 +115,7 @@ class Reading:
             "min_confidence": round(min(d.confidence for d in digits), 4) if digits else None,
             "lines": [line.to_dict() for line in self.lines],
             **({"readings": dict(self.alternatives)} if self.alternatives else {}),
+            **({"grid": dict(self.grid)} if self.grid else {}),
             "warnings": list(self.warnings),
             "timing_ms": {k: round(v * 1000.0, 2) for k, v in self.timing.items()},
         }

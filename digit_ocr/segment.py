@@ -59,6 +59,11 @@ class Candidate:
     #: Made by joining two narrow neighbours (the halves of a thin-sided 0 that broke apart);
     #: ``splits`` then holds the two as they were, and the reader keeps what reads better.
     joined: bool = False
+    #: The cell (row, column) of a grid that the candidate stands in (:mod:`digit_ocr.grid`).
+    cell: tuple[int, int] | None = None
+    #: The same mark thresholded otherwise (a grid cell's, see :mod:`digit_ocr.grid`): read
+    #: instead when the model reads it better.
+    alternatives: list[Candidate] = field(default_factory=list)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
