@@ -288,7 +288,7 @@ def section_heldout(ctx: Context) -> dict[str, Any]:
     for src, acc in metrics.get("per_source", {}).items():
         table.add_row(f"  {src}", pct(acc))
     ctx.console.print(table)
-    rejected = _rejection(model, 100 if ctx.args.quick else 400)
+    rejected = _rejection(model, 100 if ctx.args.quick else 1000)
     table = new_table(
         "heldout — non-digits the model calls \"not a digit\" (a fresh set it never saw, seed 99)",
         ["kind", "samples", "rejected"],
