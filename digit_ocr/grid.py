@@ -30,8 +30,6 @@ MAX_INK = 0.5
 RULING_CHARS = 1.5
 RULING_SHARE = 1 / 24
 MIN_RULING = 12
-#: On a page's probe, rulings found along at least this share of their span count.
-PROBE_COVER = 0.5
 #: A ruling is at most this share of its least length thick (3/4 of a character height): the
 #: straight edge of a dark area is no ruling.
 THICKEST = 1 / 2
@@ -83,8 +81,6 @@ class Ruling:
     lo: float
     hi: float
     thick: float
-    #: The share of its course between ``lo`` and ``hi`` where it was found.
-    cover: float
     #: Its pixels in the opened mask it was found on (rows, columns; transposed for a vertical one).
     pixels: tuple[np.ndarray, np.ndarray]
 
@@ -148,18 +144,17 @@ def _segments(ink: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def _rulings(opened: np.ndarray, length: int, search: bool = True, min_cover: float = 0.0) -> list[Ruling]:
+def _rulings(opened: np.ndarray, length: int, search: bool = True) -> list[Ruling]:
     """The horizontal rulings of an opened mask (see :func:`_segments`): its pieces at least
     ``length`` long, gathered along the page's tilt into runs of offsets, each fitted by a curve.
-    ``search``: look for the sharpest tilt (:func:`_sharpest`) near the pieces' median slope;
-    ``min_cover``: the least share of its span a ruling is found along."""
+    ``search``: look for the sharpest tilt (:func:`_sharpest`) near the pieces' median slope."""
     labels, stats = label(opened)
     n = len(stats)
     pieces = np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] >= length)
     pieces = pieces[pieces > 0]
     if pieces.size == 0:
         return []
-    ys, xs = np.nonzero(opened)
+    ys, xs = _nonzero(opened)
     lab = labels[ys, xs]
     keep = np.zeros(n, bool)
     keep[pieces] = True
@@ -198,15 +193,12 @@ def _rulings(opened: np.ndarray, length: int, search: bool = True, min_cover: fl
         if thick > THICKEST * length:
             continue  # the straight edge of a dark area, or a row of touching characters
         span = float(have[-1] - have[0])
-        cover = len(have) / (span + 1.0)
-        if cover < min_cover:
-            continue
         mean_y = np.bincount(x - x0, weights=y)[have] / cols[have]
         have = have + x0
         deg = 2 if span >= 8 * length else 1
         poly = tuple(np.polyfit(have.astype(np.float64), mean_y, deg).tolist())
         pixels = (y.astype(np.intp), x.astype(np.intp))
-        out.append(Ruling(poly, float(have[0]), float(have[-1]), thick, cover, pixels))
+        out.append(Ruling(poly, float(have[0]), float(have[-1]), thick, pixels))
     return out
 
 
@@ -244,22 +236,25 @@ def _spacing(rulings: list[Ruling]) -> float:
     return float(np.median(np.diff(at)))
 
 
-def ruling_length(ink: np.ndarray, char_h: float | None) -> int:
+def ruling_length(ink: np.ndarray, char_h: float | None, stats: np.ndarray | None = None) -> int:
     """How long a straight piece of a ruling is at least: longer than any character is wide
-    (``char_h``: the page's character height, when known; else :func:`character_size`)."""
+    (``char_h``: the page's character height, when known; else :func:`character_size`, from
+    ``stats`` when given)."""
     if char_h is None:
-        char_h = character_size(ink)
+        char_h = character_size(ink, stats)
     if char_h is None:
         return max(MIN_RULING, int(RULING_SHARE * min(ink.shape)))
     return max(MIN_RULING, int(RULING_CHARS * char_h))
 
 
-def character_size(ink: np.ndarray) -> float | None:
+def character_size(ink: np.ndarray, stats: np.ndarray | None = None) -> float | None:
     """The height of the larger of an ink mask's marks shaped like characters (see
     :func:`~digit_ocr.segment.character_height`), as a grid's cells hold them: the median of
     those at least half as tall as most (the 90th percentile), so that the pieces of a broken
-    thin ruling, the dust of a photographed page, do not count; None when there are none."""
-    stats = label(ink)[1]
+    thin ruling, the dust of a photographed page, do not count; None when there are none.
+    ``stats``: the statistics of its marks (:func:`~digit_ocr.segment.label`), when known."""
+    if stats is None:
+        stats = label(ink)[1]
     w, h, area = (stats[1:, k].astype(np.int64) for k in (2, 3, 4))
     fill = area / np.maximum(w * h, 1)
     like = (area >= 12) & (h >= 6) & (fill >= 0.15) & ((w <= 1.5 * h) | (fill >= 0.3))
@@ -272,16 +267,56 @@ def character_size(ink: np.ndarray) -> float | None:
     return float(np.median(hs[hs >= 0.5 * np.percentile(hs, 90)]))
 
 
-def has_rulings(ink: np.ndarray, char_h: float | None = None) -> bool:
-    """Whether an ink mask may hold a grid (a quick look, for a page's probe): mostly paper, with
-    MIN_CELLS rulings or more each way (a frame's two sides are not a grid)."""
+def has_lattice(
+    ink: np.ndarray, char_h: float | None = None, marks: tuple[np.ndarray, np.ndarray] | None = None
+) -> bool:
+    """Whether an ink mask may hold a grid: a quick look (on a page's probe, or on a small page
+    itself), so that a page without a grid costs next to nothing. The page is mostly paper, and
+    one of its marks is laid out as a lattice (:func:`_lattice_mark`: a few rows and columns of
+    the marks already labelled), whose rulings cross each other in a lattice of MIN_CELLS
+    rulings or more each way (:func:`_crossing`); frames and lines drawn across a scene, even
+    over each other, make none. The page's exact tilt and the faint rulings of a grid are left
+    to :func:`find_lattice`. ``marks``: the label image and statistics of the ink's marks
+    (:func:`~digit_ocr.segment.label`), when known."""
     if cv2.countNonZero(ink) > MAX_INK * ink.size:
         return False  # the paper taken for ink: a page of light ink on a dark ground
-    length = ruling_length(ink, char_h)
-    # Whole rulings (found along most of their span), as heavy rulings are on a reduced page.
-    if len(_rulings(_segments(ink, length), length, False, PROBE_COVER)) < MIN_CELLS:
+    labels, stats = marks if marks is not None else label(ink)
+    length = ruling_length(ink, char_h, stats)
+    if not _lattice_mark(labels, stats, length):
         return False
-    return len(_rulings(_segments(cv2.transpose(ink), length), length, False, PROBE_COVER)) >= MIN_CELLS
+    hs = _rulings(_segments(ink, length), length, False)
+    if len(hs) < MIN_CELLS:
+        return False
+    vs = _rulings(_segments(cv2.transpose(ink), length), length, False)
+    return len(vs) >= MIN_CELLS and _crossing(hs, vs, MIN_CELLS) is not None
+
+
+def _lattice_mark(labels: np.ndarray, stats: np.ndarray, length: int) -> bool:
+    """Whether the marks of a label image (``labels``, statistics ``stats``) hold one laid out as
+    a lattice: its rulings cross, so they are one mark, at least ``length`` tall and wide, and a
+    line across its box passes MIN_CELLS rulings of it or more; of four upright lines (at a
+    fifth, two, three and four fifths of the box) and of four level ones, two at least each way
+    (a line may run along a ruling, or where a side broke off the photographed frame of a
+    grid). A frame is passed twice, a line drawn across a scene once. It looks at a few rows and
+    columns of pixels: next to nothing on a page without a lattice."""
+    x, y, w, h = (stats[:, k] for k in range(4))
+    for k in np.flatnonzero((w >= length) & (h >= length)).tolist():
+        if k == 0:
+            continue  # the paper
+        x0, y0, x1, y1 = int(x[k]), int(y[k]), int(x[k] + w[k]), int(y[k] + h[k])
+        enough = True
+        for lines in (labels[y0:y1, _fifths(x0, x1)], labels[_fifths(y0, y1), x0:x1].T):
+            on = lines == k
+            runs = on[0].astype(np.int32) + np.count_nonzero(on[1:] & ~on[:-1], axis=0)
+            enough &= int(np.count_nonzero(runs >= MIN_CELLS)) >= 2
+        if enough:
+            return True
+    return False
+
+
+def _fifths(a: int, b: int) -> list[int]:
+    """The places a fifth, two, three and four fifths of the way from ``a`` to ``b``."""
+    return [a + (b - a) * q // 5 for q in range(1, 5)]
 
 
 def find_lattice(
@@ -370,7 +405,7 @@ def _with_faint(lattice: Lattice, ink: np.ndarray, flat: np.ndarray) -> Lattice:
                     pts = pts[:, ::-1]
                 cv2.polylines(extra, [np.rint(pts).astype(np.int32)], False, 255, 3)
                 found.append(
-                    Ruling(poly, float(along[0]), float(along[-1]), 1.0, 1.0, (np.empty(0, np.intp),) * 2)
+                    Ruling(poly, float(along[0]), float(along[-1]), 1.0, (np.empty(0, np.intp),) * 2)
                 )
         rulings.extend(found)
     if not extra.any():
@@ -394,6 +429,30 @@ def _lattice(h_ink: np.ndarray, v_ink: np.ndarray, length: int, least: int = MIN
     vs = _rulings(v_open, length)
     if len(vs) < least:
         return None
+    found = _crossing(hs, vs, least)
+    if found is None:
+        return None
+    keep_h, keep_v = found
+    rows = [h for h, k in zip(hs, keep_h) if k]
+    cols = [v for v, k in zip(vs, keep_v) if k]
+    mid_x = 0.5 * (min(c.lo for c in rows) + max(c.hi for c in rows))
+    mid_y = 0.5 * (min(c.lo for c in cols) + max(c.hi for c in cols))
+    rows.sort(key=lambda r: r.at(mid_x))
+    cols.sort(key=lambda c: c.at(mid_y))
+    lines, course = (
+        _pixels(h_open, rows, c) | cv2.transpose(_pixels(v_open, cols, c)) for c in (False, True)
+    )
+    lattice = Lattice(rows, cols, lines, course)
+    # Cells must be larger than their rulings are thick, and large enough for a character.
+    thick = float(np.median([r.thick for r in rows + cols]))
+    if min(lattice.pitch()) < max(MIN_CHAR_PX, CELL_OVER_RULING * thick):
+        return None
+    return lattice
+
+
+def _crossing(hs: list[Ruling], vs: list[Ruling], least: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which horizontal rulings ``hs`` and vertical ones ``vs`` make a lattice of at least
+    ``least`` rulings each way (two masks), or None when they make none."""
     # A ruling of the lattice spans most of the other way's rulings (its course passes where
     # they are) and truly crosses some of them (the frame's sides, at least): a ruling found
     # along part of its course only (faint elsewhere) still lets the ones it meets count.
@@ -424,21 +483,17 @@ def _lattice(h_ink: np.ndarray, v_ink: np.ndarray, length: int, least: int = MIN
     # rulings too: the rest of their course was too faint.
     keep_h |= cross[:, keep_v].sum(axis=1) >= least
     keep_v |= cross[keep_h].sum(axis=0) >= least
-    rows = [h for h, k in zip(hs, keep_h) if k]
-    cols = [v for v, k in zip(vs, keep_v) if k]
-    mid_x = 0.5 * (min(c.lo for c in rows) + max(c.hi for c in rows))
-    mid_y = 0.5 * (min(c.lo for c in cols) + max(c.hi for c in cols))
-    rows.sort(key=lambda r: r.at(mid_x))
-    cols.sort(key=lambda c: c.at(mid_y))
-    lines, course = (
-        _pixels(h_open, rows, c) | cv2.transpose(_pixels(v_open, cols, c)) for c in (False, True)
-    )
-    lattice = Lattice(rows, cols, lines, course)
-    # Cells must be larger than their rulings are thick, and large enough for a character.
-    thick = float(np.median([r.thick for r in rows + cols]))
-    if min(lattice.pitch()) < max(MIN_CHAR_PX, CELL_OVER_RULING * thick):
-        return None
-    return lattice
+    return keep_h, keep_v
+
+
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns of a mask's nonzero pixels, in the order of :func:`numpy.nonzero`
+    (OpenCV's scan: many times faster)."""
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    pts = pts.reshape(-1, 2)
+    return pts[:, 1], pts[:, 0]
 
 
 def _pixels(opened: np.ndarray, rulings: list[Ruling], on_course: bool) -> np.ndarray:

@@ -143,16 +143,17 @@ def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
     done: dict[bool, Binarized] = {}
     heights: dict[bool, float] = {}
     stats: dict[bool, np.ndarray] = {}  # of the probe's marks: the text regions are found from them too
+    labels: dict[bool, np.ndarray] = {}  # ... and the grid stage's quick look (grid.has_lattice)
     for inverted in pols:
         done[inverted] = binarize(probe, inverted, bg)
-        stats[inverted] = label(done[inverted].ink)[1]
+        labels[inverted], stats[inverted] = label(done[inverted].ink)
         char_h = character_height(done[inverted].ink, stats[inverted])
         if char_h is None:
             return View(gray, 1.0, pols, bg, {}, {})
         heights[inverted] = char_h * kp
     if found is not None:
         inks = {i: b.ink for i, b in done.items()}
-        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats))
+        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats, labels))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
         return View(gray, 1.0, pols, bg, {}, {})
@@ -239,24 +240,31 @@ def _read_grid(
     row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
     box in the original image). None when the page has no grid.
 
-    Rulings are dark on light paper: the grid is looked for in that polarity only. On a page with
-    a probe, the probe is looked at first (two rulings or more each way), so that a page without
-    a grid costs next to nothing."""
+    Rulings are dark on light paper: the grid is looked for in that polarity only, first with
+    :func:`~digit_ocr.grid.has_lattice` (on the probe, when the page has one, whose marks are
+    labelled already), so that a page without a grid costs next to nothing."""
     if probe:
         p = probe[0]
         ink = p.inks.get(False)
         if ink is None:
             small = _shrink(gray, p.kp)
             ink = binarize(small, False, v.bg).ink
-        if not grid.has_rulings(ink, p.heights.get(False)):
+            marks = None
+        else:
+            marks = p.labels[False], p.stats[False]
+        if not grid.has_lattice(ink, p.heights.get(False), marks):
             return None
     view, f = v.view, v.f
     b = v.done.get(False)
     if b is None:  # kept for the page's own reading, when it has no grid
         b = v.done[False] = binarize(view, False, v.bg)
-    char_h = v.expected.get(False) or grid.character_size(b.ink)
-    if not probe and not grid.has_rulings(b.ink, char_h):
-        return None
+    if probe:
+        char_h = v.expected.get(False) or grid.character_size(b.ink)
+    else:
+        marks = label(b.ink)
+        char_h = grid.character_size(b.ink, marks[1])
+        if not grid.has_lattice(b.ink, char_h, marks):
+            return None
     lattice = grid.find_lattice(b.ink, char_h, b.flat)
     if lattice is None:
         return None

@@ -80,13 +80,14 @@ class Region:
 @dataclass
 class Probe:
     """What the reader learnt on a page's probe (the page reduced by the whole factor ``kp``):
-    the ink mask, the statistics of its marks (:func:`~digit_ocr.segment.label`) and the
-    character height (in the probe's pixels) of each polarity tried."""
+    the ink mask, the statistics and the label image of its marks (:func:`~digit_ocr.segment.label`)
+    and the character height (in the probe's pixels) of each polarity tried."""
 
     kp: int
     inks: dict[bool, np.ndarray]
     heights: dict[bool, float]
     stats: dict[bool, np.ndarray] = field(default_factory=dict)
+    labels: dict[bool, np.ndarray] = field(default_factory=dict)
 
 
 def find_regions(ink: np.ndarray, char_h: float, stats: np.ndarray | None = None) -> list[Region] | None:
