@@ -11,7 +11,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import grid, normalize
+from . import grid, normalize, page
 from .binarize import Background, Binarized, background, binarize, percentiles_u8, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
@@ -56,6 +56,8 @@ PROBE_SIDE = 320
 READ_REGIONS = True
 #: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
 READ_GRIDS = True
+#: Read a sheet lying on a darker table on the sheet alone (:mod:`digit_ocr.page`).
+ISOLATE_SHEET = True
 #: Around a grid, its area is blanked with the level this share of the page is darker than.
 PAPER_LEVEL = 90
 
@@ -284,6 +286,14 @@ def _read_grid(
     return lines, {"rows": R, "columns": C, "box": list(box)}
 
 
+def _sheet_score(lines: list[Line]) -> float:
+    """How plausible a reading is, between a page's and its sheet's (see :func:`reading_score`)."""
+    digits = [d for line in lines for d in line.digits]
+    if not digits:
+        return -1e9
+    return sum(d.confidence - 0.75 for d in digits) - 0.3 * (len(lines) - 1)
+
+
 def reading_score(lines: list[Line]) -> float:
     """How plausible a reading is: confident digits count for it; digits of uneven heights
     and extra lines, which is what noise read as digits looks like, count against it."""
@@ -312,14 +322,34 @@ def read_lines_model(
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
+    sheet = page.isolate(gray, v.bg.small) if ISOLATE_SHEET else None
+    whole = _read_view(gray, v, probe, model, scale, crop)
+    if sheet is None:
+        return _found(whole, found)
+    # A sheet on a table: read on the sheet alone too, and the more plausible reading kept (an
+    # edge of light across a page, a bright window around a display's digit, look like a sheet's).
+    sheet_probe: list[Probe] = []
+    alone = _read_view(sheet, model_view(sheet, sheet_probe), sheet_probe, model, scale, crop)
+    return _found(alone if _sheet_score(alone[0]) >= _sheet_score(whole[0]) else whole, found)
+
+
+def _found(read: tuple[list[Line], dict | None], found: list[dict] | None) -> list[Line]:
+    """The lines of a reading, its grid's information (if any) added to ``found``."""
+    lines, info = read
+    if info is not None and found is not None:
+        found.append(info)
+    return lines
+
+
+def _read_view(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
+) -> tuple[list[Line], dict | None]:
+    """The reading of a page (its grid's, when it has one, with what is known of the grid)."""
     if READ_GRIDS:
         read = _read_grid(gray, v, probe, model, scale, crop)
         if read is not None:
-            lines, info = read
-            if found is not None:
-                found.append(info)
-            return lines
-    return _read_page(gray, v, probe, model, scale, crop)
+            return read
+    return _read_page(gray, v, probe, model, scale, crop), None
 
 
 def _read_page(
