@@ -768,6 +768,70 @@ def _strays(items: list[Candidate], line_h: float) -> list[Candidate]:
     return out
 
 
+#: Erase the boxes drawn around numbers (:func:`remove_frames`).
+REMOVE_FRAMES = True
+#: A frame is a mark at least FRAME_SIDE pixels high and wide whose ink covers at most
+#: FRAME_HOLLOW of its box: an outline.
+FRAME_SIDE = 2 * MIN_CHAR_PX
+FRAME_HOLLOW = 0.4
+#: ... whose outer edge is a quadrilateral (to within FRAME_ROUND of its perimeter: a 0 is rounder),
+FRAME_ROUND = 0.03
+#: ... drawn in a stroke (the ink along its sides, over their length) at most FRAME_STROKE of
+#: its shorter side thick,
+FRAME_STROKE = 0.25
+#: ... and holding marks (not its own sides) at least FRAME_HOLDS times as tall as its stroke is
+#: thick, and MIN_CHAR_PX: the characters it was drawn around (an empty box, a seven-segment 0,
+#: the middle bar of an 8 are not).
+FRAME_HOLDS = 3.0
+
+
+def remove_frames(ink: np.ndarray, labels: np.ndarray, parts: list[_Part]) -> np.ndarray:
+    """Erase the boxes drawn around characters: the sides of each mark shaped as a quadrilateral
+    outline around other marks (see :data:`FRAME_HOLLOW`), and nothing else of it (the digits
+    that touch their box keep all but the pixels on its sides). ``labels``, ``parts``: the marks
+    of ``ink``. Returns ``ink`` itself when it holds no frame."""
+    out = ink
+    for p in parts:
+        if p.w < FRAME_SIDE or p.h < FRAME_SIDE or p.area > FRAME_HOLLOW * p.w * p.h:
+            continue
+        sides = _frame_sides(ink[p.y0 : p.y1, p.x0 : p.x1], labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0])
+        if sides is not None:
+            out = out.copy() if out is ink else out
+            out[p.y0 : p.y1, p.x0 : p.x1][sides] = 0
+    return out
+
+
+def _frame_sides(ink: np.ndarray, mark: np.ndarray) -> np.ndarray | None:
+    """The pixels (bool, in the mark's box) of the sides of a frame, when ``mark`` (bool) is one
+    (see :func:`remove_frames`; ``ink``: all the ink in its box), else None."""
+    m = mark.view(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    quad = cv2.approxPolyDP(outline, FRAME_ROUND * cv2.arcLength(outline, True), True)
+    if len(quad) != 4 or not cv2.isContourConvex(quad):
+        return None
+    inside = np.zeros_like(m)
+    cv2.drawContours(inside, [outline], -1, 1, -1)
+    # How far each pixel lies inside the outer edge.
+    padded = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    perimeter = cv2.arcLength(quad, True)
+    (_, _), (qw, qh), _ = cv2.minAreaRect(quad)
+    short = min(qw, qh)
+    near = mark & (depth > 0) & (depth <= FRAME_STROKE * short)
+    stroke = float(np.count_nonzero(near)) / max(1.0, perimeter)
+    if stroke > FRAME_STROKE * short / 2:
+        return None  # the mark is solid near its edge: no outline
+    sides = mark & (depth <= stroke + 1.5)
+    within = (ink > 0) & ~sides & (depth > stroke + 1.5)
+    if not within.any():
+        return None
+    _n, _lab, stats, _ = cv2.connectedComponentsWithStats(within.view(np.uint8), connectivity=8)
+    if not (stats[1:, cv2.CC_STAT_HEIGHT] >= max(MIN_CHAR_PX, FRAME_HOLDS * stroke)).any():
+        return None
+    return sides
+
+
 def segment(
     ink: np.ndarray, heights: list[float] | None = None, page_height: int | None = None
 ) -> list[SegmentLine]:
@@ -783,6 +847,11 @@ def segment(
     ink_labels, parts = _components(ink)
     if not parts:
         return []
+    if REMOVE_FRAMES:
+        framed = remove_frames(ink, ink_labels, parts)
+        if framed is not ink:
+            ink = framed
+            ink_labels, parts = _components(ink)
     heights = heights if heights is not None else []
     char_h = typical_height(parts, (H, W))
     heights.append(char_h)
