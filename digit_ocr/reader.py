@@ -56,6 +56,8 @@ PROBE_SIDE = 320
 READ_REGIONS = True
 #: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
 READ_GRIDS = True
+#: Read graph paper with its rulings painted over (:func:`digit_ocr.grid.without_rulings`).
+PAINT_GRAPH_PAPER = True
 #: Read a sheet lying on a darker table on the sheet alone (:mod:`digit_ocr.page`).
 ISOLATE_SHEET = True
 #: Around a grid, its area is blanked with the level this share of the page is darker than.
@@ -155,7 +157,7 @@ def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
         heights[inverted] = char_h * kp
     if found is not None:
         inks = {i: b.ink for i, b in done.items()}
-        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats))
+        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats, probe))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
         return View(gray, 1.0, pols, bg, {}, {})
@@ -237,26 +239,23 @@ def _read_polarities(
 
 def _read_grid(
     gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
-) -> tuple[list[Line], dict] | None:
+) -> tuple[list[Line], dict | None] | None:
     """The reading of a page with a grid (:mod:`digit_ocr.grid`): its cells row by row, a line a
     row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
-    box in the original image). None when the page has no grid.
+    box in the original image). None when the page has no grid. Graph paper is read as a page
+    with its rulings painted over (no grid known).
 
     Rulings are dark on light paper: the grid is looked for in that polarity only. On a page with
     a probe, the probe is looked at first (two rulings or more each way), so that a page without
     a grid costs next to nothing."""
     if probe:
         p = probe[0]
-        ink = p.inks.get(False)
-        if ink is None:
-            small = _shrink(gray, p.kp)
-            ink = binarize(small, False, v.bg).ink
+        assert p.gray is not None
+        ink = binarize(p.gray, False, v.bg, faint=True).ink
         if not grid.has_rulings(ink, p.heights.get(False)):
             return None
     view, f = v.view, v.f
-    b = v.done.get(False)
-    if b is None:  # kept for the page's own reading, when it has no grid
-        b = v.done[False] = binarize(view, False, v.bg)
+    b = binarize(view, False, v.bg, faint=True)
     char_h = v.expected.get(False) or grid.character_size(b.ink)
     if not probe and not grid.has_rulings(b.ink, char_h):
         return None
@@ -264,8 +263,13 @@ def _read_grid(
     if lattice is None:
         return None
     rows = grid.cell_lines(b.ink, lattice, b.flat)
-    if rows is None:
-        return None  # graph paper: the writing runs across the squares
+    if rows is None:  # graph paper: the writing runs across the squares
+        if not PAINT_GRAPH_PAPER:
+            return None
+        # Read as a page, its rulings painted over with the paper beside them.
+        paper = grid.without_rulings(view, b, lattice)
+        paper_probe: list[Probe] = []
+        return _read_page(paper, model_view(paper, paper_probe), paper_probe, model, scale * f, crop), None
     lines = _classify_lines(rows, model, scale * f)
     for line in lines:
         line.row = line.digits[0].cell[0] if line.digits and line.digits[0].cell else None

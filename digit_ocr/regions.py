@@ -87,6 +87,8 @@ class Probe:
     inks: dict[bool, np.ndarray]
     heights: dict[bool, float]
     stats: dict[bool, np.ndarray] = field(default_factory=dict)
+    #: The probe itself (grayscale).
+    gray: np.ndarray | None = None
 
 
 def find_regions(ink: np.ndarray, char_h: float, stats: np.ndarray | None = None) -> list[Region] | None:
