@@ -258,6 +258,18 @@ def _outline(p: _Part, char_h: float) -> bool:
     return max(p.w, p.h) >= OUTLINE_SIZE * char_h and _thin(p.area, p.w, p.h)
 
 
+#: A mark at least BAR_LONG character heights wide whose ink is on average at most BAR_THIN of a
+#: character height thick (its ink over its width, whatever its tilt) is a line: an underline,
+#: a ruling, a dash, never a character.
+BAR_LONG = 2.5
+BAR_THIN = 0.2
+
+
+def _bar(p: _Part, char_h: float) -> bool:
+    """Whether a mark is a line drawn across (see :data:`BAR_LONG`)."""
+    return p.w >= BAR_LONG * char_h and p.area <= BAR_THIN * char_h * p.w
+
+
 def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
     """Whether a component (``mask``, in its box of the page's ``ink``) could be one character:
     at most two holes (an 8), holding next to no other ink (unlike a frame or a grid)."""
@@ -768,6 +780,8 @@ def _strays(items: list[Candidate], line_h: float) -> list[Candidate]:
     return out
 
 
+#: Drop lines drawn across (:func:`_bar`).
+REMOVE_BARS = True
 #: Erase the boxes drawn around numbers (:func:`remove_frames`).
 REMOVE_FRAMES = True
 #: A frame is a mark at least FRAME_SIDE pixels high and wide whose ink covers at most
@@ -861,7 +875,7 @@ def segment(
     # a third of a character height; not characters of different lines or side by side.
     # Seven-segment displays are made of separate bars: join those across small gaps too.
     comp_labels, parts = (ink_labels, parts) if clean is ink else _components(clean)
-    clutter = [p for p in parts if _outline(p, char_h)]
+    clutter = [p for p in parts if _outline(p, char_h) or (REMOVE_BARS and _bar(p, char_h))]
     if clutter:  # frames and long lines, which grouping would join to the characters near them
         clean = clean.copy() if clean is ink else clean
         clean[np.isin(comp_labels, [p.labels[0] for p in clutter])] = 0
