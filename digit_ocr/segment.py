@@ -307,6 +307,26 @@ def _underline(mark: np.ndarray, char_h: float) -> np.ndarray | None:
     return line & mark
 
 
+#: Drop lines of single straight strokes lying more than upright (:func:`_leaning_stroke`).
+DROP_LEANING = True
+#: A mark is one straight stroke when its ink is at most STRAIGHT of its length wide (the spread
+#: across its main axis, as a bar's width, against the spread along it).
+STRAIGHT = 0.25
+
+
+def _leaning_stroke(ink: np.ndarray) -> bool:
+    """Whether a mark (0/1) is one straight stroke lying more than upright (more than 45 degrees
+    from the vertical): a stray line, a dash or a slash, never a digit (a 1 stands upright)."""
+    m = cv2.moments(ink, binaryImage=True)
+    if m["m00"] < 3 or ink.shape[1] <= ink.shape[0]:
+        return False
+    a, b, c = m["mu20"] / m["m00"], m["mu11"] / m["m00"], m["mu02"] / m["m00"]
+    root = math.sqrt(max(0.0, (a - c) ** 2 / 4 + b * b))
+    along, across = (a + c) / 2 + root, max(0.0, (a + c) / 2 - root)
+    # The main axis lies more than upright when the spread is wider across than down (a > c).
+    return a > c and math.sqrt(across) <= STRAIGHT * math.sqrt(along)
+
+
 def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
     """Whether a component (``mask``, in its box of the page's ``ink``) could be one character:
     at most two holes (an 8), holding next to no other ink (unlike a frame or a grid)."""
@@ -1045,6 +1065,10 @@ def segment(
         # far thinner than a character's of its size, is a piece of a frame or of a line drawn
         # across the page (a "1", a "7", a "0").
         result = [line for line in result if len(line.items) > 1 or not _hairline(line.items[0])]
+    if DROP_LEANING and len(result) > 1:
+        # A line of nothing but straight strokes lying more than upright, beside other lines, is
+        # clutter (stray lines, dashes); a line of text keeps its slanted 1s and its dashes.
+        result = [line for line in result if not all(_leaning_stroke(c.ink) for c in line.items)]
     text = [c.h for line in result if len(line.items) >= 3 for c in line.items]
     if text:
         # Beside lines of text, a line of one or two marks much taller or smaller than its

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from digit_ocr.handwriting import render_handwritten_digit
 
@@ -27,11 +28,9 @@ def sheet(size: tuple[int, int], paper: int = PAPER) -> np.ndarray:
     return np.clip(paper + grain, 0, 255).astype(np.uint8)
 
 
-def printed(img: np.ndarray, text: str, at: tuple[int, int], px: int, ink: int = 30, font: str = "DejaVuSans.ttf") -> Box:
+def printed(img: np.ndarray, text: str, at: tuple[int, int], px: int, ink: int = 30) -> Box:
     """Print ``text`` with its top left corner at ``at``; the box ``(x0, y0, x1, y1)`` of its ink."""
-    from PIL import Image, ImageDraw
-
-    f = _font(px, font)
+    f = _font(px)
     layer = Image.fromarray(img)
     ImageDraw.Draw(layer).text(at, text, fill=ink, font=f)
     img[:] = np.asarray(layer)
@@ -39,7 +38,9 @@ def printed(img: np.ndarray, text: str, at: tuple[int, int], px: int, ink: int =
     return at[0] + left, at[1] + top, at[0] + right, at[1] + bottom
 
 
-def handwritten(img: np.ndarray, number: str, at: tuple[int, int], height: int, seed: int = 0, ink: int = 30) -> Box:
+def handwritten(
+    img: np.ndarray, number: str, at: tuple[int, int], height: int, seed: int = 0, ink: int = 30
+) -> Box:
     """Write ``number`` by hand (a space: a wider gap), the middle of its left end at ``at``;
     the box ``(x0, y0, x1, y1)`` of its ink."""
     rng = np.random.default_rng(seed)
