@@ -50,7 +50,7 @@ def find_sheet(small: np.ndarray) -> np.ndarray | None:
     """The outline (a convex polygon, in the pixels of ``small``) of a sheet of paper lying on a
     darker surround in ``small`` (a small grayscale copy of a page), or None when there is none."""
     copy, k = _copy(small)
-    if min(copy.shape) < 32:
+    if min(copy.shape) < 32 or not _dark_border(copy):
         return None
     smooth = cv2.medianBlur(copy, SMOOTH)
     found = [_hull(smooth, region) for region in _bright_regions(smooth)]
@@ -66,6 +66,14 @@ def find_sheet(small: np.ndarray) -> np.ndarray | None:
     paper = cv2.morphologyEx(paper, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     points = cv2.findNonZero(paper)
     return None if points is None else cv2.convexHull(points) * k
+
+
+def _dark_border(copy: np.ndarray) -> bool:
+    """Whether at least :data:`MIN_EDGE` of the image's border is darker than Otsu's threshold of
+    the whole: the table around a sheet reaches the image's edge (a quick look, first)."""
+    thr, _ = cv2.threshold(copy, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    border = np.concatenate([copy[0], copy[-1], copy[1:-1, 0], copy[1:-1, -1]])
+    return np.count_nonzero(border <= thr) >= MIN_EDGE * border.size
 
 
 def _copy(small: np.ndarray) -> tuple[np.ndarray, int]:

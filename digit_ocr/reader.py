@@ -310,7 +310,12 @@ def reading_score(lines: list[Line]) -> float:
 
 
 def read_lines_model(
-    work: np.ndarray, model: Model, scale: float, crop: bool = False, found: list[dict] | None = None
+    work: np.ndarray,
+    model: Model,
+    scale: float,
+    crop: bool = False,
+    found: list[dict] | None = None,
+    sheets: list[np.ndarray] | None = None,
 ) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
@@ -321,7 +326,9 @@ def read_lines_model(
     and the reading is weak. When the polarity is unclear both are read; a small crop (``crop``:
     enlarged to be worked on) is read with and without its paper floor (see :func:`binarize`);
     the most plausible reading (:func:`reading_score`, the floor-less one by
-    :data:`FLOORLESS_MARGIN` less) wins.
+    :data:`FLOORLESS_MARGIN` less) wins. A sheet lying on a table (:mod:`digit_ocr.page`) is also
+    read alone, and that reading kept when it has more confident digits; ``sheets``, when given,
+    then receives the page with the table painted over.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
@@ -334,7 +341,11 @@ def read_lines_model(
     # edge of light across a page, a bright window around a display's digit, look like a sheet's).
     sheet_probe: list[Probe] = []
     alone = _read_view(sheet, model_view(sheet, sheet_probe), sheet_probe, model, scale, crop)
-    return _found(alone if _sheet_score(alone[0]) >= _sheet_score(whole[0]) else whole, found)
+    if _sheet_score(alone[0]) < _sheet_score(whole[0]):
+        return _found(whole, found)
+    if sheets is not None:
+        sheets.append(sheet)
+    return _found(alone, found)
 
 
 def _found(read: tuple[list[Line], dict | None], found: list[dict] | None) -> list[Line]:
@@ -610,14 +621,15 @@ def read_image(
         m = get_model(model)
         crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
         grids: list[dict] = []
-        reading.lines = read_lines_model(work, m, scale, crop, grids)
+        sheets: list[np.ndarray] = []  # the sheet on a table, when read alone: Tesseract's too
+        reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
         reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
             t2 = time.perf_counter()
             reading.lines = cross_check(
                 reading.lines,
-                work,
+                sheets[0] if sheets else work,
                 scale,
                 reading.warnings,
                 tesseract_timeout,
