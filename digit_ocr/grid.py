@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .binarize import percentiles_u8
+from .binarize import Binarized, percentiles_u8
 from .segment import MIN_CHAR_PX, Candidate, SegmentLine, label, segment
 
 #: A grid has at least this many rows and columns of cells.
@@ -520,6 +520,26 @@ def erase(ink: np.ndarray, lattice: Lattice, on_course: bool = False) -> np.ndar
     along = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (thick, 1)))
     bridged = cv2.bitwise_and(cv2.bitwise_or(across, along), lines)
     return cv2.bitwise_or(out, cv2.bitwise_and(bridged, ink))
+
+
+def without_rulings(gray: np.ndarray, b: Binarized, lattice: Lattice) -> np.ndarray:
+    """``gray`` (dark ink on light paper, as thresholded into ``b``) with the rulings of
+    ``lattice`` painted over with the paper beside them (its brightest level a few pixels
+    around), except where writing crosses them: pixels darker than midway between the rulings'
+    typical level and the writing's (graph paper's rulings are printed lighter than what is
+    written on it)."""
+    flat = b.flat if b.flat is not None else gray
+    course = lattice.course > 0
+    rulings = cv2.dilate(lattice.lines, np.ones((3, 3), np.uint8)) > 0
+    writing = (b.ink > 0) & ~rulings
+    if not course.any() or not writing.any():
+        return gray
+    ruled = float(np.median(flat[course]))
+    darkest = percentiles_u8(flat[writing], (5,))[0]
+    paint = rulings & (flat > (ruled + darkest) / 2)
+    out = gray.copy()
+    out[paint] = cv2.dilate(gray, np.ones((5, 5), np.uint8))[paint]
+    return out
 
 
 def area(lattice: Lattice, shape: tuple[int, ...]) -> tuple[int, int, int, int]:

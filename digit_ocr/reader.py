@@ -11,8 +11,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import grid, normalize
-from .binarize import Background, Binarized, background, binarize, percentiles_u8, polarities, to_gray
+from . import grid, normalize, page
+from .binarize import Background, Binarized, background, binarize, faint, percentiles_u8, polarities, to_gray
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -55,6 +55,10 @@ PROBE_SIDE = 320
 READ_REGIONS = True
 #: Read a grid or a table cell by cell, where the page has one (:mod:`digit_ocr.grid`).
 READ_GRIDS = True
+#: Read graph paper with its rulings painted over (:func:`digit_ocr.grid.without_rulings`).
+PAINT_GRAPH_PAPER = True
+#: Read a sheet lying on a darker table on the sheet alone (:mod:`digit_ocr.page`).
+ISOLATE_SHEET = True
 #: Around a grid, its area is blanked with the level this share of the page is darker than.
 PAPER_LEVEL = 90
 
@@ -153,7 +157,7 @@ def model_view(gray: np.ndarray, found: list[Probe] | None = None) -> View:
         heights[inverted] = char_h * kp
     if found is not None:
         inks = {i: b.ink for i, b in done.items()}
-        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats, labels))
+        found.append(Probe(kp, inks, {i: h / kp for i, h in heights.items()}, stats, labels, probe, done))
     f = TARGET_CHAR_H / min(heights.values())
     if f >= MIN_REDUCTION:
         return View(gray, 1.0, pols, bg, {}, {})
@@ -235,29 +239,30 @@ def _read_polarities(
 
 def _read_grid(
     gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
-) -> tuple[list[Line], dict] | None:
+) -> tuple[list[Line], dict | None] | None:
     """The reading of a page with a grid (:mod:`digit_ocr.grid`): its cells row by row, a line a
     row, and what lies outside it read as a page; with what is known of the grid (rows, columns,
-    box in the original image). None when the page has no grid.
+    box in the original image). None when the page has no grid. Graph paper is read as a page
+    with its rulings painted over (no grid known).
 
     Rulings are dark on light paper: the grid is looked for in that polarity only, first with
     :func:`~digit_ocr.grid.has_lattice` (on the probe, when the page has one, whose marks are
     labelled already), so that a page without a grid costs next to nothing."""
     if probe:
         p = probe[0]
-        ink = p.inks.get(False)
-        if ink is None:
-            small = _shrink(gray, p.kp)
-            ink = binarize(small, False, v.bg).ink
-            marks = None
-        else:
-            marks = p.labels[False], p.stats[False]
-        if not grid.has_lattice(ink, p.heights.get(False), marks):
+        pb = p.done.get(False)
+        if pb is None:  # a page of light ink on dark: the probe was not binarized dark on light
+            assert p.gray is not None
+            pb = binarize(p.gray, False, v.bg)
+        fb = faint(pb)
+        marks = (p.labels[False], p.stats[False]) if fb is pb and False in p.labels else None
+        if not grid.has_lattice(fb.ink, p.heights.get(False), marks):
             return None
     view, f = v.view, v.f
     b = v.done.get(False)
     if b is None:  # kept for the page's own reading, when it has no grid
         b = v.done[False] = binarize(view, False, v.bg)
+    b = faint(b)
     if probe:
         char_h = v.expected.get(False) or grid.character_size(b.ink)
     else:
@@ -269,8 +274,13 @@ def _read_grid(
     if lattice is None:
         return None
     rows = grid.cell_lines(b.ink, lattice, b.flat)
-    if rows is None:
-        return None  # graph paper: the writing runs across the squares
+    if rows is None:  # graph paper: the writing runs across the squares
+        if not PAINT_GRAPH_PAPER:
+            return None
+        # Read as a page, its rulings painted over with the paper beside them.
+        paper = grid.without_rulings(view, b, lattice)
+        paper_probe: list[Probe] = []
+        return _read_page(paper, model_view(paper, paper_probe), paper_probe, model, scale * f, crop), None
     lines = _classify_lines(rows, model, scale * f)
     for line in lines:
         line.row = line.digits[0].cell[0] if line.digits and line.digits[0].cell else None
@@ -291,6 +301,14 @@ def _read_grid(
     return lines, {"rows": R, "columns": C, "box": list(box)}
 
 
+def _sheet_score(lines: list[Line]) -> float:
+    """How plausible a reading is, between a page's and its sheet's (see :func:`reading_score`)."""
+    digits = [d for line in lines for d in line.digits]
+    if not digits:
+        return -1e9
+    return sum(d.confidence - 0.75 for d in digits) - 0.3 * (len(lines) - 1)
+
+
 def reading_score(lines: list[Line]) -> float:
     """How plausible a reading is: confident digits count for it; digits of uneven heights
     and extra lines, which is what noise read as digits looks like, count against it."""
@@ -303,7 +321,12 @@ def reading_score(lines: list[Line]) -> float:
 
 
 def read_lines_model(
-    work: np.ndarray, model: Model, scale: float, crop: bool = False, found: list[dict] | None = None
+    work: np.ndarray,
+    model: Model,
+    scale: float,
+    crop: bool = False,
+    found: list[dict] | None = None,
+    sheets: list[np.ndarray] | None = None,
 ) -> list[Line]:
     """Read with the model alone: every candidate classified, non-digits rejected.
 
@@ -314,19 +337,45 @@ def read_lines_model(
     and the reading is weak. When the polarity is unclear both are read; a small crop (``crop``:
     enlarged to be worked on) is read with and without its paper floor (see :func:`binarize`);
     the most plausible reading (:func:`reading_score`, the floor-less one by
-    :data:`FLOORLESS_MARGIN` less) wins.
+    :data:`FLOORLESS_MARGIN` less) wins. A sheet lying on a table (:mod:`digit_ocr.page`) is also
+    read alone, and that reading kept when it has more confident digits; ``sheets``, when given,
+    then receives the page with the table painted over.
     """
     gray = to_gray(work)  # once: binarize takes it as it is
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
+    sheet = page.isolate(gray, v.bg.small) if ISOLATE_SHEET else None
+    whole = _read_view(gray, v, probe, model, scale, crop)
+    if sheet is None:
+        return _found(whole, found)
+    # A sheet on a table: read on the sheet alone too, and the more plausible reading kept (an
+    # edge of light across a page, a bright window around a display's digit, look like a sheet's).
+    sheet_probe: list[Probe] = []
+    alone = _read_view(sheet, model_view(sheet, sheet_probe), sheet_probe, model, scale, crop)
+    if _sheet_score(alone[0]) < _sheet_score(whole[0]):
+        return _found(whole, found)
+    if sheets is not None:
+        sheets.append(sheet)
+    return _found(alone, found)
+
+
+def _found(read: tuple[list[Line], dict | None], found: list[dict] | None) -> list[Line]:
+    """The lines of a reading, its grid's information (if any) added to ``found``."""
+    lines, info = read
+    if info is not None and found is not None:
+        found.append(info)
+    return lines
+
+
+def _read_view(
+    gray: np.ndarray, v: View, probe: list[Probe], model: Model, scale: float, crop: bool
+) -> tuple[list[Line], dict | None]:
+    """The reading of a page (its grid's, when it has one, with what is known of the grid)."""
     if READ_GRIDS:
         read = _read_grid(gray, v, probe, model, scale, crop)
         if read is not None:
-            lines, info = read
-            if found is not None:
-                found.append(info)
-            return lines
-    return _read_page(gray, v, probe, model, scale, crop)
+            return read
+    return _read_page(gray, v, probe, model, scale, crop), None
 
 
 def _read_page(
@@ -583,14 +632,15 @@ def read_image(
         m = get_model(model)
         crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
         grids: list[dict] = []
-        reading.lines = read_lines_model(work, m, scale, crop, grids)
+        sheets: list[np.ndarray] = []  # the sheet on a table, when read alone: Tesseract's too
+        reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
         reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
             t2 = time.perf_counter()
             reading.lines = cross_check(
                 reading.lines,
-                work,
+                sheets[0] if sheets else work,
                 scale,
                 reading.warnings,
                 tesseract_timeout,

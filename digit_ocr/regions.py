@@ -27,6 +27,7 @@ from .binarize import (
     LOW_SPREAD,
     MIN_SPREAD,
     Background,
+    Binarized,
     edge_otsu,
     flattened,
     ink_range,
@@ -88,6 +89,10 @@ class Probe:
     heights: dict[bool, float]
     stats: dict[bool, np.ndarray] = field(default_factory=dict)
     labels: dict[bool, np.ndarray] = field(default_factory=dict)
+    #: The probe itself (grayscale).
+    gray: np.ndarray | None = None
+    #: The probe binarized in each polarity (ink in :attr:`inks`).
+    done: dict[bool, Binarized] = field(default_factory=dict)
 
 
 def find_regions(ink: np.ndarray, char_h: float, stats: np.ndarray | None = None) -> list[Region] | None:

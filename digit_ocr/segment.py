@@ -258,6 +258,75 @@ def _outline(p: _Part, char_h: float) -> bool:
     return max(p.w, p.h) >= OUTLINE_SIZE * char_h and _thin(p.area, p.w, p.h)
 
 
+#: A mark at least BAR_LONG character heights wide whose ink is on average at most BAR_THIN of a
+#: character height thick (its ink over its width, whatever its tilt) is a line: an underline,
+#: a ruling, a dash, never a character.
+BAR_LONG = 2.5
+BAR_THIN = 0.2
+
+
+def _bar(p: _Part, char_h: float) -> bool:
+    """Whether a mark is a line drawn across (see :data:`BAR_LONG`)."""
+    return p.w >= BAR_LONG * char_h and p.area <= BAR_THIN * char_h * p.w
+
+
+#: An underline touching the characters above it: along the bottom of a mark BAR_LONG character
+#: heights wide, the lowest ink of at least UNDERLINE of its columns lies on one straight line
+#: (within UNDERLINE_WOBBLE pixels), in a stroke at most BAR_THIN of a character height thick.
+UNDERLINE = 0.85
+UNDERLINE_WOBBLE = 2.0
+
+
+def _underline(mark: np.ndarray, char_h: float) -> np.ndarray | None:
+    """The pixels (bool, in the mark's box) of a line along the bottom of a wide mark (``mark``,
+    bool) that characters ``char_h`` tall touch (see :data:`UNDERLINE`); None when it has none.
+    Only the line's own rows are taken: a stroke that reaches down to it keeps what lies above."""
+    h, w = mark.shape
+    filled = mark.any(axis=0)
+    if filled.mean() < UNDERLINE:
+        return None
+    cols = np.flatnonzero(filled)
+    bottom = h - 1 - mark[::-1, cols].argmax(axis=0)
+    inliers = np.ones(cols.size, bool)
+    for _ in range(2):  # a line through the lowest ink, refitted without the columns off it
+        slope, at = np.polyfit(cols[inliers], bottom[inliers], 1)
+        inliers = np.abs(bottom - (slope * cols + at)) <= UNDERLINE_WOBBLE
+        if inliers.sum() < UNDERLINE * w:
+            return None
+    # The line's thickness: the run of ink up from the bottom, in the typical column on the line.
+    rows = np.arange(h)[:, None]
+    above = (rows <= bottom[None, :]) & ~mark[:, cols]
+    top = np.where(above.any(axis=0), h - 1 - (above[::-1]).argmax(axis=0), -1)
+    runs = (bottom - top)[inliers]
+    thick = float(np.median(runs))
+    if thick > BAR_THIN * char_h:
+        return None
+    line = np.zeros_like(mark)
+    for c, b in zip(cols[inliers].tolist(), bottom[inliers].tolist()):
+        line[max(0, b - int(thick)) : b + 1, c] = True
+    return line & mark
+
+
+#: Drop lines of single straight strokes lying more than upright (:func:`_leaning_stroke`).
+DROP_LEANING = True
+#: A mark is one straight stroke when its ink is at most STRAIGHT of its length wide (the spread
+#: across its main axis, as a bar's width, against the spread along it).
+STRAIGHT = 0.25
+
+
+def _leaning_stroke(ink: np.ndarray) -> bool:
+    """Whether a mark (0/1) is one straight stroke lying more than upright (more than 45 degrees
+    from the vertical): a stray line, a dash or a slash, never a digit (a 1 stands upright)."""
+    m = cv2.moments(ink, binaryImage=True)
+    if m["m00"] < 3 or ink.shape[1] <= ink.shape[0]:
+        return False
+    a, b, c = m["mu20"] / m["m00"], m["mu11"] / m["m00"], m["mu02"] / m["m00"]
+    root = math.sqrt(max(0.0, (a - c) ** 2 / 4 + b * b))
+    along, across = (a + c) / 2 + root, max(0.0, (a + c) / 2 - root)
+    # The main axis lies more than upright when the spread is wider across than down (a > c).
+    return a > c and math.sqrt(across) <= STRAIGHT * math.sqrt(along)
+
+
 def _glyph_like(ink: np.ndarray, mask: np.ndarray) -> bool:
     """Whether a component (``mask``, in its box of the page's ``ink``) could be one character:
     at most two holes (an 8), holding next to no other ink (unlike a frame or a grid)."""
@@ -768,6 +837,98 @@ def _strays(items: list[Candidate], line_h: float) -> list[Candidate]:
     return out
 
 
+#: Drop lines drawn across (:func:`_bar`).
+REMOVE_BARS = True
+#: Erase the boxes drawn around numbers (:func:`remove_frames`).
+REMOVE_FRAMES = True
+#: A frame is a mark at least FRAME_SIDE pixels tall, and at least FRAME_WIDE of that wide (wider
+#: than most single characters), whose ink covers at most FRAME_HOLLOW of its box,
+FRAME_SIDE = 2 * MIN_CHAR_PX
+FRAME_WIDE = 0.8
+FRAME_HOLLOW = 0.6
+#: ... whose outer edge is a quadrilateral (to within FRAME_ROUND of its perimeter: a 0 is rounder),
+FRAME_ROUND = 0.03
+#: ... drawn in a stroke at most FRAME_STROKE of its shorter side thick (the typical run of ink
+#: inwards from its outer edge: digits touching it do not count),
+FRAME_STROKE = 0.25
+#: ... and holding marks (not its own sides) at least FRAME_HOLDS times as tall as its stroke is
+#: thick, and MIN_CHAR_PX: the characters it was drawn around (an empty box, a seven-segment 0,
+#: the middle bar of an 8 are not).
+FRAME_HOLDS = 3.0
+
+
+def remove_frames(ink: np.ndarray, labels: np.ndarray, parts: list[_Part]) -> np.ndarray:
+    """Erase the boxes drawn around characters: the sides of each mark shaped as a quadrilateral
+    outline around other marks (see :data:`FRAME_SIDE`), and nothing else of it (the digits
+    that touch their box keep all but the pixels on its sides). ``labels``, ``parts``: the marks
+    of ``ink``. Returns ``ink`` itself when it holds no frame."""
+    out = ink
+    for p in parts:
+        if p.h < FRAME_SIDE or p.w < FRAME_WIDE * p.h or p.area > FRAME_HOLLOW * p.w * p.h:
+            continue
+        sides = _frame_sides(ink[p.y0 : p.y1, p.x0 : p.x1], labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0])
+        if sides is not None:
+            out = out.copy() if out is ink else out
+            out[p.y0 : p.y1, p.x0 : p.x1][sides] = 0
+    return out
+
+
+def _frame_sides(ink: np.ndarray, mark: np.ndarray) -> np.ndarray | None:
+    """The pixels (bool, in the mark's box) of the sides of a frame, when ``mark`` (bool) is one
+    (see :func:`remove_frames`; ``ink``: all the ink in its box), else None."""
+    m = mark.view(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    quad = cv2.approxPolyDP(outline, FRAME_ROUND * cv2.arcLength(outline, True), True)
+    if len(quad) != 4 or not cv2.isContourConvex(quad):
+        return None
+    (_, _), (qw, qh), _ = cv2.minAreaRect(quad)
+    short = min(qw, qh)
+    stroke = _inward_run(mark, quad, int(FRAME_STROKE * short) + 2)
+    if stroke is None or stroke > FRAME_STROKE * short:
+        return None  # the mark is solid near its edge: no outline
+    inside = np.zeros_like(m)
+    cv2.drawContours(inside, [outline], -1, 1, -1)
+    # How far each pixel lies inside the outer edge.
+    padded = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    sides = mark & (depth <= stroke + 1.5)
+    within = (ink > 0) & ~sides & (depth > stroke + 1.5)
+    if not within.any():
+        return None
+    _n, _lab, stats, _ = cv2.connectedComponentsWithStats(within.view(np.uint8), connectivity=8)
+    if not (stats[1:, cv2.CC_STAT_HEIGHT] >= max(MIN_CHAR_PX, FRAME_HOLDS * stroke)).any():
+        return None
+    return sides
+
+
+def _inward_run(mark: np.ndarray, quad: np.ndarray, reach: int) -> float | None:
+    """The typical (median) run of ``mark`` inwards from the sides of the quadrilateral ``quad``
+    around it, along their normals, at every pixel of its sides (None when a run is never met
+    within ``reach`` pixels)."""
+    h, w = mark.shape
+    a = quad.reshape(-1, 2).astype(np.float64)
+    b = np.roll(a, -1, axis=0)
+    lengths = np.hypot(*(b - a).T)
+    inward = np.stack([a[:, 1] - b[:, 1], b[:, 0] - a[:, 0]], axis=1) / np.maximum(lengths, 1)[:, None]
+    flip = np.einsum("ij,ij->i", inward, a.mean(axis=0) - (a + b) / 2) < 0
+    inward[flip] *= -1
+    counts = np.maximum(lengths.astype(np.int64), 1)
+    edge = np.repeat(np.arange(len(a)), counts)
+    t = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) / np.repeat(counts, counts)
+    on = a[edge] + t[:, None] * (b - a)[edge]
+    steps = np.arange(-2, reach + 1, dtype=np.float64)
+    pts = np.rint(on[:, None, :] + steps[None, :, None] * inward[edge][:, None, :]).astype(np.int64)
+    xs, ys = np.clip(pts[..., 0], 0, w - 1), np.clip(pts[..., 1], 0, h - 1)
+    hit = mark[ys, xs]
+    first = hit.argmax(axis=1)
+    met = hit.any(axis=1)
+    after = np.where(np.arange(len(steps))[None, :] > first[:, None], ~hit, False)
+    end = np.where(after.any(axis=1), after.argmax(axis=1), len(steps))
+    runs = (end - first)[met]
+    return float(np.median(runs)) if runs.size else None
+
+
 def segment(
     ink: np.ndarray, heights: list[float] | None = None, page_height: int | None = None
 ) -> list[SegmentLine]:
@@ -783,9 +944,32 @@ def segment(
     ink_labels, parts = _components(ink)
     if not parts:
         return []
+    if REMOVE_FRAMES:
+        framed = remove_frames(ink, ink_labels, parts)
+        if framed is not ink:
+            ink = framed
+            ink_labels, parts = _components(ink)
+            if not parts:
+                return []
     heights = heights if heights is not None else []
     char_h = typical_height(parts, (H, W))
     heights.append(char_h)
+    bars = [p.labels[0] for p in parts if _bar(p, char_h)] if REMOVE_BARS else []
+    under = []
+    for p in parts:
+        if REMOVE_BARS and p.w >= BAR_LONG * char_h and p.labels[0] not in bars:
+            u = _underline(ink_labels[p.y0 : p.y1, p.x0 : p.x1] == p.labels[0], char_h)
+            if u is not None:
+                under.append((p, u))
+    if bars or under:  # lines drawn across, before rulings are cut out of them (leaving their ends)
+        ink = ink.copy()
+        if bars:
+            ink[np.isin(ink_labels, bars)] = 0
+        for p, u in under:
+            ink[p.y0 : p.y1, p.x0 : p.x1][u] = 0
+        ink_labels, parts = _components(ink)
+        if not parts:
+            return []
     clean = remove_rulings(ink, char_h, ink_labels, parts)
     min_area = max(4, int(0.002 * char_h * char_h))
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
@@ -881,6 +1065,10 @@ def segment(
         # far thinner than a character's of its size, is a piece of a frame or of a line drawn
         # across the page (a "1", a "7", a "0").
         result = [line for line in result if len(line.items) > 1 or not _hairline(line.items[0])]
+    if DROP_LEANING and len(result) > 1:
+        # A line of nothing but straight strokes lying more than upright, beside other lines, is
+        # clutter (stray lines, dashes); a line of text keeps its slanted 1s and its dashes.
+        result = [line for line in result if not all(_leaning_stroke(c.ink) for c in line.items)]
     text = [c.h for line in result if len(line.items) >= 3 for c in line.items]
     if text:
         # Beside lines of text, a line of one or two marks much taller or smaller than its
