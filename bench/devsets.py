@@ -52,7 +52,7 @@ FOLDERS = {
 }
 DEV_SETS = ("semeion", "sevenseg_digits", "cheques", "sudoku", "scenes")
 #: Sets of one digit per image: exact match is the digit accuracy, char accuracy says nothing more.
-SINGLE = frozenset({"semeion", "sevenseg_digits"})
+SINGLE = frozenset({"semeion", "sevenseg_digits", "mnist_heldout"})
 #: Sets reported per kind (``kind`` column), and those with an overall row too.
 BY_KIND = frozenset({"scenes", "photos"})
 WITH_OVERALL = frozenset({"photos"})

