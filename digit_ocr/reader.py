@@ -12,7 +12,17 @@ import cv2
 import numpy as np
 
 from . import grid, normalize, page
-from .binarize import Background, Binarized, background, binarize, faint, percentiles_u8, polarities, to_gray
+from .binarize import (
+    MIN_SPREAD,
+    Background,
+    Binarized,
+    background,
+    binarize,
+    faint,
+    percentiles_u8,
+    polarities,
+    to_gray,
+)
 from .classify import Prediction, classify
 from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
@@ -195,6 +205,28 @@ FLOORLESS_MARGIN = 0.05
 HEIGHT_TOLERANCE = 1.6
 
 
+#: A crop of which less than this share is grey (more than a quarter of the way from its dark
+#: level to its light one, and from its light level to its dark one) is already two-level: a
+#: binarized crop, whose thick strokes only its floored binarization keeps whole (see
+#: :data:`FLOORLESS_MARGIN`); it has no shadow for the floor-less reading to get rid of.
+TWO_LEVEL = 0.06
+
+
+def two_level(gray: np.ndarray) -> float | None:
+    """For a (small) grayscale image that is already black and white (see :data:`TWO_LEVEL`), the
+    share of its border that is dark; None for any other image."""
+    sample = gray[::2, ::2]
+    lo, hi = percentiles_u8(sample, (1, 99))
+    span = hi - lo
+    if span < 2 * MIN_SPREAD:
+        return None
+    mid = cv2.inRange(sample, int(lo + 0.25 * span) + 1, int(hi - 0.25 * span) - 1)
+    if cv2.countNonZero(mid) >= TWO_LEVEL * sample.size:
+        return None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return float(np.count_nonzero(border < (lo + hi) / 2)) / border.size
+
+
 def _read_polarities(
     gray: np.ndarray,
     pols: list[bool],
@@ -213,10 +245,18 @@ def _read_polarities(
     best: list[Line] = []
     best_score = float("-inf")
     best_ok = True
+    floors = (False,)
+    if crop:
+        dark_border = two_level(gray)
+        floors = (True, False) if dark_border is None else (True,)
+        if dark_border is not None:
+            # On a black-and-white crop a band or a blot can outweigh the strokes in the polarity
+            # test (light departures against dark ones): the background is what surrounds it.
+            pols = [dark_border > 0.5]
     for inverted in pols:
         if best_score >= CLEAR_READING:
             break  # the other polarity reads noise, if anything: it never beats a clear reading
-        for floor in (True, False) if crop else (False,):
+        for floor in floors:
             found = texts(inverted) if texts is not None and not floor else None
             if found is not None:
                 ink, origin = found

@@ -456,6 +456,62 @@ def remove_long_lines(
     return _remove_box_sides(out, found, fields)
 
 
+#: A band of ink along the top or bottom edge of the image is the frame or panel edge of a
+#: cropped display, or a meter's window, not part of a character (no character spans a whole
+#: crop): in at least BAND_COVER of the columns a run of ink starts within EDGE_SLACK of the
+#: height from the edge (gaps of up to BAND_GAP of the shorter side within a row count as ink: a
+#: speckled edge), and the band is at most BAND_THICK of the height thick.
+EDGE_SLACK = 0.08
+BAND_COVER = 0.9
+BAND_GAP = 0.04
+BAND_THICK = 0.3
+#: The band's thickness is that of its thinner columns (this percentile of the runs' lengths:
+#: a character touching the band makes the runs of most columns longer). Each column's run goes
+#: with the band up to BAND_FRINGE times that (its ragged inner edge); a longer run is a
+#: character's stroke touching the band, cut at the band.
+BAND_LOW = 5
+BAND_FRINGE = 1.5
+
+
+def remove_edge_bands(ink: np.ndarray) -> np.ndarray:
+    """Erase the bands of ink along the image's top and bottom edges (see :data:`BAND_COVER`).
+    Returns ``ink`` itself when there is none."""
+    H, W = ink.shape
+    slack = int(EDGE_SLACK * H) + 1
+    if H < 16 or W < 8:
+        return ink
+    gap = np.ones((1, int(BAND_GAP * min(H, W)) | 1), np.uint8)
+    out = ink
+    for top in (True, False):
+        edge = ink[:slack] if top else ink[H - slack :]
+        # A quick look first: the rows near the edge must hold a nearly full row of ink.
+        if _ink_counts(edge, 1).max() < 0.5 * BAND_COVER * W:
+            continue
+        reach = min(H // 2, slack + int(BAND_FRINGE * BAND_THICK * H) + 1)
+        zone = (ink[:reach] if top else ink[H - reach :][::-1]) > 0  # the edge's row first
+        filled = cv2.dilate(zone.view(np.uint8), gap) > 0
+        # Where each column's first run of (gap-filled) ink starts and ends.
+        first = np.where(filled.any(axis=0), filled.argmax(axis=0), reach)
+        starts = first < slack
+        if starts.mean() < BAND_COVER:
+            continue
+        rows = np.arange(reach)[:, None]
+        after = (rows >= first[None, :]) & ~filled
+        end = np.where(after.any(axis=0), after.argmax(axis=0), reach)  # the run's end (exclusive)
+        thick = float(np.percentile(end[starts], BAND_LOW))
+        if thick > BAND_THICK * H:
+            continue
+        cut = np.where(end <= BAND_FRINGE * thick, end, int(round(thick)))
+        cut[~starts] = 0
+        mask = rows < cut[None, :]
+        out = out.copy() if out is ink else out
+        if top:
+            out[:reach][mask] = 0
+        else:
+            out[H - reach :][mask[::-1]] = 0
+    return out
+
+
 #: Between two long lines an upright stroke that reaches from one to the other (within this many
 #: pixels) is the side of a box (a comb field of a form, a table's cell), not a 1 written in it.
 BOX_REACH = 2
@@ -795,6 +851,41 @@ def _mask(box: np.ndarray, p: _Part) -> np.ndarray:
     return (box[..., None] == np.array(p.labels)).any(axis=2)
 
 
+#: A mark that touches the image's top or bottom edge (within EDGE_SLACK of the height) and is
+#: less than CUT_SHORT of a character high is the part of a character or of a frame that the crop
+#: cut off (a meter wheel's neighbour digits, a display's frame): too little of it shows to read.
+CUT_SHORT = 0.4
+#: A mark that touches the image's left or right edge and is thinner on average (its ink over its
+#: height) than SLIVER of the largest mark's strokes, or less than SLIVER_SHORT of a character
+#: high, is a neighbouring character cut by the crop.
+SLIVER = 0.6
+SLIVER_SHORT = 0.8
+
+
+def _cut_off(parts: list[_Part], labels: np.ndarray, char_h: float) -> list[_Part]:
+    """The marks of ``parts`` that the image's edges cut off (see :data:`CUT_SHORT`, :data:`SLIVER`)."""
+    if len(parts) < 2:
+        return []
+    H, W = labels.shape
+    dy, dx = EDGE_SLACK * H, EDGE_SLACK * min(H, W)
+    out = [p for p in parts if (p.y0 <= dy or p.y1 >= H - dy) and p.h < CUT_SHORT * char_h]
+    side = [p for p in parts if (p.x0 <= dx or p.x1 >= W - dx) and not _among_parts(p, out)]
+    if side:
+        main = max(parts, key=lambda p: p.area)
+        stroke = _stroke_width(main, labels)
+        out += [
+            p
+            for p in side
+            if p is not main and (p.area < SLIVER * stroke * p.h or p.h < SLIVER_SHORT * char_h)
+        ]
+    return out
+
+
+def _among_parts(p: _Part, others: list[_Part]) -> bool:
+    """Whether ``p`` is one of ``others`` (by identity)."""
+    return any(p is q for q in others)
+
+
 def _without_frames(parts: list[_Part], labels: np.ndarray) -> list[_Part]:
     """A line's marks without those much taller than its characters and drawn in far thinner
     strokes: the sides of a frame around the number, not digits (``labels``: the page's marks)."""
@@ -940,7 +1031,7 @@ def segment(
     """
     H, W = ink.shape
     fields: list[tuple[int, int, int, int]] = []  # rows of boxes: one number, a digit a box
-    ink = remove_long_lines(ink, page_height, fields)
+    ink = remove_edge_bands(remove_long_lines(ink, page_height, fields))
     ink_labels, parts = _components(ink)
     if not parts:
         return []
@@ -976,11 +1067,18 @@ def segment(
     # a third of a character height; not characters of different lines or side by side.
     # Seven-segment displays are made of separate bars: join those across small gaps too.
     comp_labels, parts = (ink_labels, parts) if clean is ink else _components(clean)
-    clutter = [p for p in parts if _outline(p, char_h)]
-    if clutter:  # frames and long lines, which grouping would join to the characters near them
+    # Left out before grouping, which would join them to the characters near them: frames and
+    # long lines; specks (they would stretch a character's box); what the image's edges cut off.
+    drop = [p.area < min_area or _outline(p, char_h) for p in parts]
+    cut = _cut_off([p for p, d in zip(parts, drop) if not d], comp_labels, char_h)
+    if cut:
+        drop = [d or _among_parts(p, cut) for p, d in zip(parts, drop)]
+    if any(drop):
+        gone = np.zeros(max(p.labels[0] for p in parts) + 1, bool)
+        gone[[p.labels[0] for p, d in zip(parts, drop) if d]] = True
         clean = clean.copy() if clean is ink else clean
-        clean[np.isin(comp_labels, [p.labels[0] for p in clutter])] = 0
-        comp_labels, parts = _components(clean)
+        clean[gone[comp_labels]] = 0  # the labels of the marks kept stay as they are
+        parts = [p for p, d in zip(parts, drop) if not d]
     shapes = [_bar_shape(comp_labels, p, min_area) for p in parts]
     bars = [p for p, (is_bar, _) in zip(parts, shapes) if is_bar]
     solid = [p for p in parts if p.area >= min_area and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)]

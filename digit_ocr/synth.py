@@ -390,55 +390,123 @@ def sevenseg_polygons(
     gap: float,
     slant: float = 0.0,
     pointed: bool = True,
+    joined: bool = False,
+    middle: float = 0.5,
+    upright: float | None = None,
 ) -> list[np.ndarray]:
     """Float (k, 2) x/y polygons of the given segments of a digit whose box has its top-left at (0, 0).
 
     ``slant`` shifts the top right by ``slant * height`` (italic displays); ``pointed`` chooses
-    hexagonal segment ends instead of blunt ones.
+    hexagonal segment ends instead of blunt ones. ``joined`` draws each segment as a bar that
+    reaches the digit's corners, overlapping its neighbours: continuous strokes, as on displays
+    whose segments touch or bleed into each other (``gap`` and ``pointed`` are then ignored).
+    ``middle``: the height of the middle bar's centre, as a share of the digit's from its top;
+    ``upright``: the thickness of the upright segments (default ``thickness``).
     """
     t, g, style = thickness, gap, 0 if pointed else 1
-    left, right = t / 2, width - t / 2
-    top, mid, bot = t / 2, height / 2, height - t / 2
-    polys = {
-        "a": _hseg(left + g, right - g, top, t, style),
-        "g": _hseg(left + g, right - g, mid, t, style),
-        "d": _hseg(left + g, right - g, bot, t, style),
-        "f": _hseg(top + g, mid - g, left, t, style)[:, ::-1],
-        "e": _hseg(mid + g, bot - g, left, t, style)[:, ::-1],
-        "b": _hseg(top + g, mid - g, right, t, style)[:, ::-1],
-        "c": _hseg(mid + g, bot - g, right, t, style)[:, ::-1],
-    }
-    out = []
-    for name in segments:
-        p = polys[name].copy()
-        p[:, 0] += slant * (height - p[:, 1])
-        out.append(p)
-    return out
+    u = thickness if upright is None else upright
+    left, right = u / 2, width - u / 2
+    top, mid, bot = t / 2, middle * height, height - t / 2
+    if joined:
+        def box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+            return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], np.float64)
+
+        polys = {
+            "a": box(0, 0, width, t),
+            "g": box(0, mid - t / 2, width, mid + t / 2),
+            "d": box(0, height - t, width, height),
+            "f": box(0, 0, u, mid + t / 2),
+            "e": box(0, mid - t / 2, u, height),
+            "b": box(width - u, 0, width, mid + t / 2),
+            "c": box(width - u, mid - t / 2, width, height),
+        }
+    else:
+        polys = {
+            "a": _hseg(left + g, right - g, top, t, style),
+            "g": _hseg(left + g, right - g, mid, t, style),
+            "d": _hseg(left + g, right - g, bot, t, style),
+            "f": _hseg(top + g, mid - g, left, u, style)[:, ::-1],
+            "e": _hseg(mid + g, bot - g, left, u, style)[:, ::-1],
+            "b": _hseg(top + g, mid - g, right, u, style)[:, ::-1],
+            "c": _hseg(mid + g, bot - g, right, u, style)[:, ::-1],
+        }
+    return [_slanted(polys[name], height, slant) for name in segments]
+
+
+def _slanted(poly: np.ndarray, height: float, slant: float) -> np.ndarray:
+    """A polygon of a digit of ``height`` sheared so that its top moves ``slant * height`` right."""
+    p = poly.copy()
+    p[:, 0] += slant * (height - p[:, 1])
+    return p
+
+
+#: Shares of the drawn seven-segment digits whose segments are joined into continuous strokes
+#: (a pump's LCD, LEDs bleeding together), whose joined outer corners are bevelled, that carry
+#: a decimal point beside their foot, that are blurred and thresholded again (segments bleeding
+#: into each other or thinning), and whose outline is made ragged (a JPEG's noise thresholded).
+SEVENSEG_JOINED = 0.5
+SEVENSEG_BEVEL = 0.5
+SEVENSEG_POINT = 0.2
+SEVENSEG_BLEED = 0.25
+SEVENSEG_RAGGED = 0.3
+#: Displays are drawn by machine: this share of the seven-segment digits is kept as drawn
+#: (crisp, straight strokes), without the 32x32 augmentation the other sources all get.
+SEVENSEG_PLAIN = 0.5
 
 
 def render_sevenseg_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
-    """Binary ink bitmap of a seven-segment (LCD/LED) digit with gaps between its segments.
+    """Binary ink bitmap of a seven-segment (LCD/LED) digit.
 
-    Segment thickness, gap, slant, aspect ratio and segment shape vary; 6, 7 and 9 use both
-    common variants (6/9 with or without their tail bar, 7 with or without the top-left segment).
+    Segment thickness (horizontal and upright ones apart), gap, slant, aspect ratio, the middle
+    bar's height and segment shape vary; 6, 7 and 9 use both common variants (6/9 with or without
+    their tail bar, 7 with or without the top-left segment). Some digits have their segments
+    joined into continuous strokes (some of those with bevelled corners), some carry a decimal
+    point beside their foot, some are blurred and thresholded again, some get a ragged outline
+    (:data:`SEVENSEG_JOINED`, ...).
     """
     lit = sevenseg_segments(digit, int(rng.integers(2)))
     hgt = float(rng.uniform(40, 80))
-    wid = hgt * float(rng.uniform(0.42, 0.65))
-    g = hgt * float(rng.uniform(0.01, 0.035))
+    wid = hgt * float(rng.uniform(0.42, 0.68))
+    g = hgt * float(rng.uniform(0.01, 0.04))
     pointed = bool(rng.integers(2))
-    # Horizontal segments stay about twice as long as they are thick.
-    t = min(hgt * float(rng.uniform(0.08, 0.17)), (wid - 2 * g) / (3.2 if pointed else 4.2))
-    slant = float(rng.uniform(0.05, 0.22)) if rng.random() < 0.5 else 0.0
-    pad = 3
-    shift = 3  # sub-pixel precision bits for fillPoly
-    img = np.zeros((int(hgt) + 2 * pad + 2, int(wid + slant * hgt) + 2 * pad + 2), np.uint8)
-    pts = [
-        np.round((p + pad) * (1 << shift)).astype(np.int32)
-        for p in sevenseg_polygons(lit, hgt, wid, t, g, slant, pointed)
-    ]
-    cv2.fillPoly(img, pts, 1, lineType=cv2.LINE_8, shift=shift)
-    return normalize.crop(img)
+    joined = rng.random() < SEVENSEG_JOINED
+    # Horizontal segments stay about twice as long as they are thick; joined ones, whose bars
+    # reach the corners, leave a counter of at least a third of the width.
+    most = (wid - 2 * g) / (3.4 if joined else 3.2 if pointed else 4.2)
+    t = min(hgt * float(rng.uniform(0.08, 0.2 if joined else 0.16)), most)
+    u = min(t * float(rng.uniform(0.75, 1.25)), most)  # upright segments thinner or thicker
+    middle = float(rng.uniform(0.45, 0.53))
+    slant = float(rng.uniform(0.05, 0.25)) if rng.random() < 0.5 else 0.0
+    sup = 4  # drawn this many times larger, then reduced (anti-aliased coverage)
+    pad = 3 + int(2 * t)
+    big = np.zeros((int(hgt + 2 * pad) * sup, int(wid + slant * hgt + 2 * pad + 2 * t) * sup), np.uint8)
+
+    def fill(polys: list[np.ndarray], value: int) -> None:
+        for p in polys:  # one at a time: fillPoly's even-odd rule would cut out where they overlap
+            cv2.fillPoly(big, [np.round((p + pad) * sup).astype(np.int32)], value, lineType=cv2.LINE_AA)
+
+    fill(sevenseg_polygons(lit, hgt, wid, t, g, slant, pointed, joined, middle, u), 255)
+    if joined and rng.random() < SEVENSEG_BEVEL:
+        c = min(t, u) * float(rng.uniform(0.3, 0.9))
+        corners = [[(0, 0), (c, 0), (0, c)], [(wid, 0), (wid - c, 0), (wid, c)],
+                   [(0, hgt), (c, hgt), (0, hgt - c)], [(wid, hgt), (wid - c, hgt), (wid, hgt - c)]]
+        fill([_slanted(np.array(k, np.float64), hgt, slant) for k in corners], 0)
+    if rng.random() < SEVENSEG_POINT:
+        r = t * float(rng.uniform(0.45, 0.7))  # a square dot beside the foot
+        x0 = wid + t * float(rng.uniform(0.4, 1.3))
+        x1 = x0 + 2 * r
+        fill([np.array([(x0, hgt - 2 * r), (x1, hgt - 2 * r), (x1, hgt), (x0, hgt)], np.float64)], 255)
+    cover = cv2.resize(big, (big.shape[1] // sup, big.shape[0] // sup), interpolation=cv2.INTER_AREA)
+    cut = 128
+    if rng.random() < SEVENSEG_BLEED:
+        cover = cv2.GaussianBlur(cover, (0, 0), t * float(rng.uniform(0.15, 0.4)))
+        cut = int(255 * rng.uniform(0.3, 0.55))
+    if rng.random() < SEVENSEG_RAGGED:
+        # Noise along the outline only (where the coverage, a little blurred, is partial).
+        soft = cv2.GaussianBlur(cover, (0, 0), 1.0).astype(np.float32) / 255.0
+        noise = cv2.GaussianBlur(rng.normal(0, 1, cover.shape).astype(np.float32), (0, 0), 0.7)
+        cover = np.clip(soft * 255 + 4 * soft * (1 - soft) * noise * float(rng.uniform(40, 120)), 0, 255)
+    return normalize.crop((cover >= cut).astype(np.uint8))
 
 
 #: The share of Hershey and handwritten digits drawn with a small mark clinging to them.
@@ -579,7 +647,8 @@ def make_canvases(
             if augment and source in ("hershey", "scribble") and rng.random() < CLINGING_SHARE:
                 ink = add_clinging_mark(ink, rng)
             canvas = normalize.canvas_of(ink)
-            out[k] = _augment(canvas, rng) if augment else canvas
+            plain = source == "sevenseg" and rng.random() < SEVENSEG_PLAIN
+            out[k] = _augment(canvas, rng) if augment and not plain else canvas
             y[k] = NOT_A_DIGIT if source == "negatives" else d
             kinds.append(kind)
             k += 1
