@@ -621,8 +621,6 @@ LETTER_ABOVE = 0.95
 #: A whole character whose "not a digit" probability is over this counts as a letter of its line
 #: for the cross-check (Tesseract reads a line with letters as text where it confirms it).
 TEXT_LETTER_ABOVE = 0.5
-#: ... in a word of at least this many characters (a lone character is judged by NOT_A_DIGIT_ABOVE).
-MIN_WORD = 1
 #: A word of which at least this share is letters (whole characters the model is sure are no
 #: digit) is text ("Invoice", "Date", "EUR"): its 0-like o, 1-like l and the like are not read either.
 TEXT_SHARE = 0.34
@@ -663,7 +661,7 @@ def _in_words(pieces: list[Candidate], letters: list[bool]) -> list[bool]:
             if b.x - (a.x + a.w) <= WORD_GAP * max(a.h, b.h):
                 continue
         n = sum(letters[start:i])
-        if n and n >= TEXT_SHARE * (i - start) and i - start >= MIN_WORD:
+        if n and n >= TEXT_SHARE * (i - start):
             out[start:i] = [True] * (i - start)
         start = i
     return out
