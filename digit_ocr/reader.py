@@ -576,7 +576,8 @@ def _classify_lines(
         votes = [preds[at[id(q)]] for q in parts]
         # Whole characters the model takes for no digit: letters, where the line is text. (Pieces
         # of a cut-apart handwritten digit are often "no digit": they do not count.)
-        sure = [whole and p.not_a_digit > LETTER_ABOVE for (_, _, whole), p in zip(chosen, votes)]
+        # (Letters at NOT_A_DIGIT_ABOVE: lower, the rule drops uncertain handwritten digits.)
+        sure = [whole and p.not_a_digit > NOT_A_DIGIT_ABOVE for (_, _, whole), p in zip(chosen, votes)]
         words = _in_words(parts, sure)
         # Slashes on a line of text (handwritten 1s lean and reach out like them).
         slashes = _slashes(parts, votes) if any(sure) else [False] * len(parts)
@@ -616,8 +617,6 @@ def _classify_lines(
 
 #: Characters closer than this share of their height belong to one word.
 WORD_GAP = 0.3
-#: A whole character whose "not a digit" probability is over this counts as a letter (see TEXT_SHARE).
-LETTER_ABOVE = 0.95
 #: A whole character whose "not a digit" probability is over this counts as a letter of its line
 #: for the cross-check (Tesseract reads a line with letters as text where it confirms it).
 TEXT_LETTER_ABOVE = 0.5
