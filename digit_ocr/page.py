@@ -80,7 +80,8 @@ def _copy(small: np.ndarray) -> tuple[np.ndarray, int]:
     """``small`` halved until it is at most :data:`SIDE` pixels a side, and the factor."""
     k = 1
     while max(small.shape) > SIDE:
-        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        size = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))  # a strip keeps a pixel across
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
         k *= 2
     return small, k
 
