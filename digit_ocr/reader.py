@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -37,8 +38,13 @@ ENGINES = ("auto", "model", "tesseract", "both")
 NOT_A_DIGIT_ABOVE = 0.95
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
 LOW_CONFIDENCE = 0.60
-#: Each extra piece a wide candidate is cut into costs this much mean log confidence.
-SPLIT_PENALTY = 0.25
+#: Each digit a candidate is read as costs this much log confidence: a cut must earn its place.
+DIGIT_COST = 0.5
+#: Leaving out a piece of a wide candidate that is low enough to be a separator (a dot, a comma,
+#: a dash touching the digits) costs this much log confidence.
+SKIP_COST = 0.5
+#: A candidate more than this many times as wide as high is never one digit.
+WHOLE_WIDE = 1.6
 #: A candidate read without the pieces sticking out above or below it costs this much; except
 #: where its line shows that they are not the character's (:func:`_best_cut`): then the candidate
 #: read whole costs it.
@@ -461,13 +467,6 @@ def _rejected(p: Prediction) -> bool:
     return p.not_a_digit > NOT_A_DIGIT_ABOVE
 
 
-def _option_score(logs: list[float]) -> float:
-    """How well the model reads one way of cutting a candidate: the mean log confidence of its
-    pieces (``logs``, see :func:`_log_confidences`), less a little for each extra piece (so a cut
-    must earn its place)."""
-    return sum(logs) / len(logs) - SPLIT_PENALTY * (len(logs) - 1)
-
-
 def _log_confidences(preds: list[Prediction]) -> list[float]:
     """The log of each prediction's confidence (at least 1e-4), in one call for them all: NumPy's
     log of an array gives each element the same value as the log of that element alone."""
@@ -494,8 +493,12 @@ def _best_cut(
     c: Candidate, log_conf: Callable[[Candidate], float], band: tuple[float, float] | None = None
 ) -> list[Candidate]:
     """The way of reading a candidate whose pieces the model reads best (``log_conf``: the log
-    confidence of the model's reading of a piece): whole, cut into touching digits, or without
-    the marks clinging to it.
+    confidence of the model's reading of a piece): whole, without the marks clinging to it, or
+    as a sequence of its pieces between cuts (touching digits), some of them left out as
+    separators.
+
+    Each digit read costs :data:`DIGIT_COST` and each separator left out :data:`SKIP_COST`; the
+    best sequence of pieces is found by dynamic programming over the cuts (``c.pieces``).
 
     Leaving out the clinging marks costs :data:`TRIM_PENALTY`, as a digit's own detached parts
     cling to it too; but where the candidate without them spans its line (``band``: the top and
@@ -505,22 +508,38 @@ def _best_cut(
     below it reads as a 9 at 0.92 or 0.88, which a fixed penalty of 0.1 in log confidence (0.905)
     split, and an OpenCV release drawing the test's digits a pixel wider tipped.
     """
-    options = [[c], *c.splits]
-    scores = [_option_score([log_conf(q) for q in opt]) for opt in options]
-    if c.joined:
-        scores[0] -= JOIN_PENALTY
+    whole = [c]
+    score = log_conf(c) - (JOIN_PENALTY if c.joined else 0.0)
     if c.core is not None:
-        options.append([c.core])
-        trimmed = _option_score([log_conf(c.core)])
+        trimmed = log_conf(c.core)
         if band is not None and _spans(c.core, band) and not _spans(c, band):
-            scores[0] -= TRIM_PENALTY
+            score -= TRIM_PENALTY
         else:
             trimmed -= TRIM_PENALTY
-        scores.append(trimmed)
+        if trimmed > score:
+            whole, score = [c.core], trimmed
     for alt in c.alternatives:
-        options.append([alt])
-        scores.append(_option_score([log_conf(alt)]))
-    return options[scores.index(max(scores))]  # the first best, as np.argmax
+        if log_conf(alt) > score:
+            whole, score = [alt], log_conf(alt)
+    if not c.pieces:
+        return whole
+    if c.w > WHOLE_WIDE * c.h:
+        score = -math.inf
+    score -= DIGIT_COST
+    # best[k]: the best score of reading the candidate up to its cut k, and how.
+    best: list[tuple[float, list[Candidate]]] = [(0.0, [])] + [(-math.inf, [])] * c.ends
+    for piece in sorted(c.pieces, key=lambda q: q.end):
+        before, read = best[piece.start]
+        if before == -math.inf:
+            continue
+        s, add = -math.inf, []
+        if piece.digit:
+            s, add = before + log_conf(piece.cand) - DIGIT_COST, [piece.cand]
+        if piece.small and before - SKIP_COST > s:
+            s, add = before - SKIP_COST, []
+        if s > best[piece.end][0]:
+            best[piece.end] = (s, read + add)
+    return best[c.ends][1] if best[c.ends][0] > score else whole
 
 
 def _among(piece: Candidate, others: list[Candidate]) -> bool:
@@ -537,7 +556,7 @@ def _classify_lines(
     pieces = [
         q
         for c in cands
-        for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []), *c.alternatives)
+        for q in (c, *(piece.cand for piece in c.pieces), *([c.core] if c.core else []), *c.alternatives)
     ]
     if not pieces:
         return []
