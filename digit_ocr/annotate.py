@@ -1,4 +1,7 @@
-"""Draw what was read onto a copy of the image: a box and the digit for each, uncertain ones in orange."""
+"""Draw what was read onto a copy of the image: a box and the digit for each, uncertain ones in
+orange; and, when the reading says what it left out (``explain``), a thin box and the reason
+for each mark dropped: red where the model or Tesseract judged it, blue where the page's
+layout did (rulings, frames, edges, sizes, clutter), specks in grey without a label."""
 
 from __future__ import annotations
 
@@ -14,6 +17,11 @@ from .result import Reading
 
 GREEN = (40, 160, 40)
 ORANGE = (0, 140, 255)
+RED = (40, 40, 220)
+BLUE = (200, 120, 30)
+GREY = (150, 150, 150)
+#: Reasons a judgement of the mark's shape made (drawn in red); the rest are the page's layout.
+JUDGED = {"not_a_digit", "word", "slash", "tesseract_text"}
 
 
 def draw(image: np.ndarray, reading: Reading, low_confidence: float) -> np.ndarray:
@@ -26,6 +34,16 @@ def draw(image: np.ndarray, reading: Reading, low_confidence: float) -> np.ndarr
     heights = [d.box[3] for d in reading.digits] or [20]
     font = max(0.4, float(np.median(heights)) / 40.0)
     thick = max(1, int(round(font * 1.5)))
+    for m in reading.dropped or []:
+        x, y, w, h = m.box
+        if m.reason == "speck":
+            cv2.rectangle(img, (x, y), (x + w, y + h), GREY, 1)
+            continue
+        colour = RED if m.reason in JUDGED else BLUE
+        cv2.rectangle(img, (x, y), (x + w, y + h), colour, 1)
+        small = 0.6 * font
+        at = (x, y + h + int(14 * small) + 2)
+        cv2.putText(img, m.reason, at, cv2.FONT_HERSHEY_SIMPLEX, small, colour, 1, cv2.LINE_AA)
     for d in reading.digits:
         x, y, w, h = d.box
         colour = GREEN if d.confidence >= low_confidence else ORANGE

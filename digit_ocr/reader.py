@@ -12,7 +12,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import grid, normalize, page
+from . import explain, grid, normalize, page
 from .binarize import (
     MIN_SPREAD,
     Background,
@@ -29,7 +29,7 @@ from .errors import BadArgumentsError
 from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .regions import Probe, TextRegions
-from .result import Digit, Line, Reading
+from .result import Digit, Dropped, Line, Reading
 from .segment import Candidate, SegmentLine, character_height, label, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
@@ -259,28 +259,35 @@ def _read_polarities(
             # On a black-and-white crop a band or a blot can outweigh the strokes in the polarity
             # test (light departures against dark ones): the background is what surrounds it.
             pols = [dark_border > 0.5]
+    kept: list[Dropped] | None = None  # what the best reading left out (explain)
     for inverted in pols:
         if best_score >= CLEAR_READING:
             break  # the other polarity reads noise, if anything: it never beats a clear reading
         for floor in floors:
-            found = texts(inverted) if texts is not None and not floor else None
-            if found is not None:
-                ink, origin = found
-            elif inverted in done and not floor:
-                ink, origin = done[inverted].ink, (0, 0)
-            else:
-                ink, origin = binarize(gray, inverted, bg, floor).ink, (0, 0)
-            heights: list[float] = []
-            lines = _classify_lines(segment(ink, heights, gray.shape[0]), model, scale, origin)
+            with explain.collect() as dropped, explain.frame(scale):
+                found = texts(inverted) if texts is not None and not floor else None
+                if found is not None:
+                    ink, origin = found
+                elif inverted in done and not floor:
+                    ink, origin = done[inverted].ink, (0, 0)
+                else:
+                    ink, origin = binarize(gray, inverted, bg, floor).ink, (0, 0)
+                heights: list[float] = []
+                with explain.frame(scale, origin):
+                    seg = segment(ink, heights, gray.shape[0])
+                lines = _classify_lines(seg, model, scale, origin)
             score = reading_score(lines) - (FLOORLESS_MARGIN if crop and not floor else 0.0)
             if score > best_score:
-                best, best_score = lines, score
+                best, best_score, kept = lines, score, dropped
                 if expected:
                     want, got = expected[inverted], heights[-1] if heights else 0.0
                     fallback = any(h >= ink.shape[0] for h in heights)  # nothing looked like a character
                     best_ok = not fallback and want / HEIGHT_TOLERANCE <= got <= want * HEIGHT_TOLERANCE
     # A confident reading stands even so: reading at full size seldom does better.
-    return best if best_ok or not _weak(best) else None
+    if best_ok or not _weak(best):
+        explain.keep(kept)
+        return best
+    return None
 
 
 def _read_grid(
@@ -319,7 +326,8 @@ def _read_grid(
     lattice = grid.find_lattice(b.ink, char_h, b.flat)
     if lattice is None:
         return None
-    rows = grid.cell_lines(b.ink, lattice, b.flat)
+    with explain.frame(scale * f):
+        rows = grid.cell_lines(b.ink, lattice, b.flat)
     if rows is None:  # graph paper: the writing runs across the squares
         if not PAINT_GRAPH_PAPER:
             return None
@@ -391,15 +399,20 @@ def read_lines_model(
     probe: list[Probe] = []  # what model_view learnt on its reduced copy of the page
     v = model_view(gray, probe)
     sheet = page.isolate(gray, v.bg.small) if ISOLATE_SHEET else None
-    whole = _read_view(gray, v, probe, model, scale, crop)
+    with explain.collect() as dropped:
+        whole = _read_view(gray, v, probe, model, scale, crop)
     if sheet is None:
+        explain.keep(dropped)
         return _found(whole, found)
     # A sheet on a table: read on the sheet alone too, and the more plausible reading kept (an
     # edge of light across a page, a bright window around a display's digit, look like a sheet's).
     sheet_probe: list[Probe] = []
-    alone = _read_view(sheet, model_view(sheet, sheet_probe), sheet_probe, model, scale, crop)
+    with explain.collect() as on_sheet:
+        alone = _read_view(sheet, model_view(sheet, sheet_probe), sheet_probe, model, scale, crop)
     if _sheet_score(alone[0]) < _sheet_score(whole[0]):
+        explain.keep(dropped)
         return _found(whole, found)
+    explain.keep(on_sheet)
     if sheets is not None:
         sheets.append(sheet)
     return _found(alone, found)
@@ -430,8 +443,10 @@ def _read_page(
     """The reading of a page without a grid (see :func:`read_lines_model`)."""
     if probe and READ_REGIONS:
         texts = TextRegions(probe[0], v.bg)
-        lines = _read_sizes(gray, v, model, scale, crop, texts)
+        with explain.collect() as dropped:
+            lines = _read_sizes(gray, v, model, scale, crop, texts)
         if not texts.used or not _weak(lines):
+            explain.keep(dropped)
             return lines
     return _read_sizes(gray, v, model, scale, crop)
 
@@ -446,8 +461,10 @@ def _read_sizes(
         pols = texts.polarities(pols)
     if f > 1.0:
         at_view = (lambda inv: texts.ink(view, f, inv)) if texts is not None else None
-        lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop, at_view)
+        with explain.collect() as dropped:
+            lines = _read_polarities(view, pols, model, scale * f, bg, done, expected, crop, at_view)
         if lines is not None:
+            explain.keep(dropped)
             return lines
     at_full = (lambda inv: texts.ink(gray, 1.0, inv)) if texts is not None else None
     known = done if f == 1.0 else {}  # the binarizations of the view are the page's at full size
@@ -576,17 +593,23 @@ def _classify_lines(
         ]
         parts = [q for q, _, _ in chosen]
         votes = [preds[at[id(q)]] for q in parts]
-        # Whole characters the model is sure are no digit: letters, where the line is text. (Pieces
+        # Whole characters the model takes for no digit: letters, where the line is text. (Pieces
         # of a cut-apart handwritten digit are often "no digit": they do not count.)
+        # (Letters at NOT_A_DIGIT_ABOVE: lower, the rule drops uncertain handwritten digits.)
         sure = [whole and p.not_a_digit > NOT_A_DIGIT_ABOVE for (_, _, whole), p in zip(chosen, votes)]
-        dropped = _in_words(parts, sure)
-        if any(sure):  # slashes on a line of text (handwritten 1s lean and reach out like them)
-            dropped = [a or b for a, b in zip(dropped, _slashes(parts, votes))]
+        words = _in_words(parts, sure)
+        # Slashes on a line of text (handwritten 1s lean and reach out like them).
+        slashes = _slashes(parts, votes) if any(sure) else [False] * len(parts)
+        dropped = [a or b for a, b in zip(words, slashes)]
         digits: list[Digit] = []
         pending_space = False
-        for (piece, space, _), p, drop in zip(chosen, votes, dropped):
+        for (piece, space, _), p, drop, slash, word in zip(chosen, votes, dropped, slashes, words):
             if drop or _rejected(p):
                 pending_space = pending_space or space
+                if explain.active():
+                    reason = "slash" if slash else "word" if word else "not_a_digit"
+                    with explain.frame(scale, origin):
+                        explain.note(piece.box, reason, digit=p.digit, not_a_digit=round(p.not_a_digit, 4))
                 continue
             k = at[id(piece)]
             digits.append(
@@ -604,12 +627,18 @@ def _classify_lines(
             )
             pending_space = False
         if digits:
-            lines.append(Line(digits, sum(sure)))
+            # Letters that make a line printed text for the cross-check, which Tesseract must
+            # confirm there (crosscheck.is_text): whole characters more likely no digit than any.
+            letters = sum(w and p.not_a_digit > TEXT_LETTER_ABOVE for (_, _, w), p in zip(chosen, votes))
+            lines.append(Line(digits, letters))
     return lines
 
 
 #: Characters closer than this share of their height belong to one word.
 WORD_GAP = 0.3
+#: A whole character whose "not a digit" probability is over this counts as a letter of its line
+#: for the cross-check (Tesseract reads a line with letters as text where it confirms it).
+TEXT_LETTER_ABOVE = 0.5
 #: A word of which at least this share is letters (whole characters the model is sure are no
 #: digit) is text ("Invoice", "Date", "EUR"): its 0-like o, 1-like l and the like are not read either.
 TEXT_SHARE = 0.34
@@ -662,6 +691,7 @@ def read_image(
     engine: str = "auto",
     model: Model | str | os.PathLike[str] | None = None,
     tesseract_timeout: float = 10.0,
+    explain: bool = False,
 ) -> Reading:
     """Read the digits of one image (a path, encoded bytes or a pixel array).
 
@@ -669,8 +699,11 @@ def read_image(
     ``auto`` (the model, with Tesseract consulted where it can change the answer; without a
     Tesseract binary ``auto`` is the model alone, with a warning) or ``both`` (both engines
     always, combined digit by digit, each engine's own reading kept in ``alternatives``).
+    ``explain``: also list the marks left out, and why (``Reading.dropped``; see
+    :mod:`digit_ocr.explain`).
     """
     from .crosscheck import cross_check, tesseract_lines
+    from .explain import collect as collect_dropped
 
     if engine not in ENGINES:
         raise BadArgumentsError(f"unknown engine {engine!r}", f"choose one of {', '.join(ENGINES)}")
@@ -692,7 +725,10 @@ def read_image(
         crop = max(width, height) < MIN_WORK_SIDE  # enlarged to be worked on
         grids: list[dict] = []
         sheets: list[np.ndarray] = []  # the sheet on a table, when read alone: Tesseract's too
-        reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
+        with collect_dropped(explain) as dropped:
+            reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
+        reading.dropped = dropped
+        model_digits = reading.digits
         reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):
@@ -709,6 +745,23 @@ def read_image(
                 keep_out=[tuple(reading.grid["box"])] if reading.grid else None,
             )
             timing["tesseract"] = time.perf_counter() - t2
+            if dropped is not None:
+                dropped.extend(_dropped_by_tesseract(model_digits, reading.digits))
+    if explain and reading.dropped is None:
+        reading.dropped = []  # Tesseract alone: it does not say what it left out
     timing["total"] = time.perf_counter() - t0
     reading.timing = timing
     return reading
+
+
+def _dropped_by_tesseract(model_digits: list[Digit], final: list[Digit]) -> list[Dropped]:
+    """The model's digits that the combined reading left out (lines Tesseract read as text):
+    none of its digits overlaps them."""
+    out = []
+    for d in model_digits:
+        x, y, w, h = d.box
+        boxes = (e.box for e in final)
+        if not any(min(x + w, a + c) > max(x, a) and min(y + h, b + e) > max(y, b) for a, b, c, e in boxes):
+            detail = {"digit": d.digit, "confidence": round(d.confidence, 4)}
+            out.append(Dropped(d.box, "tesseract_text", detail))
+    return out

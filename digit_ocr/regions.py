@@ -23,6 +23,7 @@ from itertools import accumulate
 import cv2
 import numpy as np
 
+from . import explain
 from .binarize import (
     LOW_SPREAD,
     MIN_SPREAD,
@@ -209,7 +210,21 @@ class TextRegions:
             return None
         self.used = True
         kp, char_h = self.probe.kp, self.probe.heights[inverted]
+        if explain.active():
+            _note_outside(self.probe.stats.get(inverted), regions, kp / f, char_h)
         return region_ink(image, kp / f, regions, char_h, inverted, self.bg)
+
+
+def _note_outside(stats: np.ndarray | None, regions: list[Region], f: float, char_h: float) -> None:
+    """Note the probe's marks (``stats``) of a third of a character height or more that lie in
+    no region, in the pixels of the page ``f`` times the probe's scale (:mod:`digit_ocr.explain`)."""
+    if stats is None:
+        return
+    for x, y, w, h in stats[1:, :4].tolist():
+        inside = any(x < r.x1 and x + w > r.x0 and y < r.y1 and y + h > r.y0 for r in regions)
+        if inside or max(w, h) < char_h / 3:
+            continue
+        explain.note((int(x * f), int(y * f), max(1, int(w * f)), max(1, int(h * f))), "outside_text")
 
 
 def region_ink(
@@ -257,7 +272,12 @@ def region_ink(
             for a, b, c, d in r.lines
         ]
         sides = (x0 > 0, y0 > 0, x1 < W, y1 < H)
-        out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = _text_marks(threshold(fl, thr, block), sides, near)
+        marks = threshold(fl, thr, block)
+        kept = _text_marks(marks, sides, near)
+        if kept is not marks:
+            with explain.shift(x0, y0):
+                explain.note_removed(marks, kept, "outside_text")
+        out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = kept
     return out, (cx0, cy0)
 
 

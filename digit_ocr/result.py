@@ -47,6 +47,19 @@ class Digit:
 
 
 @dataclass
+class Dropped:
+    """A mark the reader left out, and why (see :data:`digit_ocr.explain.REASONS`)."""
+
+    box: Box
+    reason: str
+    #: What the stage knew: the model's best digit and its "not a digit" probability, ...
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": list(self.box), "reason": self.reason, **self.detail}
+
+
+@dataclass
 class Line:
     """A text line: its digits left to right; a space separates clearly separated groups."""
 
@@ -88,6 +101,8 @@ class Reading:
     alternatives: dict[str, str] = field(default_factory=dict)
     #: The grid read cell by cell, when the image has one: ``rows``, ``columns`` and ``box``.
     grid: dict[str, Any] | None = None
+    #: With ``explain=True``: the marks left out, and why.
+    dropped: list[Dropped] | None = None
 
     def uncertain(self, below: float) -> list[Digit]:
         """Digits a person should check: the engines disagreed, or the confidence is under ``below``."""
@@ -116,6 +131,7 @@ class Reading:
             "lines": [line.to_dict() for line in self.lines],
             **({"readings": dict(self.alternatives)} if self.alternatives else {}),
             **({"grid": dict(self.grid)} if self.grid else {}),
+            **({"dropped": [d.to_dict() for d in self.dropped]} if self.dropped is not None else {}),
             "warnings": list(self.warnings),
             "timing_ms": {k: round(v * 1000.0, 2) for k, v in self.timing.items()},
         }

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from . import explain
+
 #: At most this many marks are considered on one page (far more than any page of digits holds).
 MAX_PARTS = 4000
 #: A line is at least this share of its tallest mark high (descending 7s and 9s are taller).
@@ -1092,13 +1094,17 @@ def segment(
     """
     H, W = ink.shape
     fields: list[tuple[int, int, int, int]] = []  # rows of boxes: one number, a digit a box
-    ink = remove_edge_bands(remove_long_lines(ink, page_height, fields))
+    lined = remove_long_lines(ink, page_height, fields)
+    explain.note_removed(ink, lined, "ruling")
+    ink = remove_edge_bands(lined)
+    explain.note_removed(lined, ink, "edge")
     ink_labels, parts = _components(ink)
     if not parts:
         return []
     if REMOVE_FRAMES:
         framed = remove_frames(ink, ink_labels, parts)
         if framed is not ink:
+            explain.note_removed(ink, framed, "frame")
             ink = framed
             ink_labels, parts = _components(ink)
             if not parts:
@@ -1114,15 +1120,17 @@ def segment(
             if u is not None:
                 under.append((p, u))
     if bars or under:  # lines drawn across, before rulings are cut out of them (leaving their ends)
-        ink = ink.copy()
+        before, ink = ink, ink.copy()
         if bars:
             ink[np.isin(ink_labels, bars)] = 0
         for p, u in under:
             ink[p.y0 : p.y1, p.x0 : p.x1][u] = 0
+        explain.note_removed(before, ink, "ruling")
         ink_labels, parts = _components(ink)
         if not parts:
             return []
     clean = remove_rulings(ink, char_h, ink_labels, parts)
+    explain.note_removed(ink, clean, "ruling")
     min_area = max(4, int(0.002 * char_h * char_h))
     # Join pieces stacked close above each other (a detached top bar, broken strokes) by
     # a third of a character height; not characters of different lines or side by side.
@@ -1134,6 +1142,11 @@ def segment(
     cut = _cut_off([p for p, d in zip(parts, drop) if not d], comp_labels, char_h)
     if cut:
         drop = [d or _among_parts(p, cut) for p, d in zip(parts, drop)]
+    if explain.active():
+        for p, d in zip(parts, drop):
+            if d:
+                reason = "speck" if p.area < min_area else "frame" if _outline(p, char_h) else "edge"
+                _note(p, reason)
     if any(drop):
         gone = np.zeros(max(p.labels[0] for p in parts) + 1, bool)
         gone[[p.labels[0] for p, d in zip(parts, drop) if d]] = True
@@ -1162,14 +1175,11 @@ def segment(
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
     heights.append(char_h)
-    parts = [
-        p
-        for p in parts
-        if p.area >= min_area
-        and not (p.h < 0.25 * char_h and p.w < 0.25 * char_h)
-        and p.h <= 2.5 * char_h
-        and p.w <= 8.0 * char_h
-    ]
+    small = [p.area < min_area or (p.h < 0.25 * char_h and p.w < 0.25 * char_h) for p in parts]
+    large = [p.h > 2.5 * char_h or p.w > 8.0 * char_h for p in parts]
+    _note_all([p for p, a in zip(parts, small) if a], "speck")
+    _note_all([p for p, a, b in zip(parts, small, large) if b and not a], "size")
+    parts = [p for p, a, b in zip(parts, small, large) if not (a or b)]
     if not parts:
         return []
     if len(parts) > MAX_PARTS:  # a page of noise: keep the largest marks, bound the work
@@ -1183,11 +1193,16 @@ def segment(
         tall = max(p.h for p in line)
         line_h = max(line_h, TALL_SHARE * tall)
         if line_h < 0.5 * char_h or line_h < MIN_CHAR_PX:
+            _note_all(line, "size")
             continue  # a line of marks much smaller than the page's characters, or too small to read
         kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
+        _note_all([p for p in line if not 0.5 * line_h <= p.h <= 2.0 * line_h], "size")
         if not kept:
             continue
-        kept = _without_frames(kept, labels)
+        unframed = _without_frames(kept, labels)
+        if len(unframed) < len(kept):
+            _note_all([p for p in kept if not _among_parts(p, unframed)], "frame")
+        kept = unframed
         items: list[Candidate] = []
         for p in kept:
             box = labels[p.y0 : p.y1, p.x0 : p.x1]
@@ -1195,11 +1210,13 @@ def segment(
             cand = _piece(sub, p.x0, p.y0, 0, p.w)
             # The share of ink: ink.mean() of the 0/1 ink, the same number without numpy's overhead.
             if cand is None or cand.h < 0.45 * line_h or cv2.countNonZero(cand.ink) / cand.ink.size < 0.08:
+                _note_all([p], "size")
                 continue
             # A bar shorter or taller than the digits is a stub of a ruling, not a "1"; alone on
             # its line, it must be as tall as the page's characters.
             alone = len(kept) == 1 and not SHORT_LINE[0] * char_h <= cand.h <= SHORT_LINE[1] * char_h
             if cand.w < 0.2 * cand.h and (alone or not 0.8 * line_h <= cand.h <= 1.25 * line_h):
+                _note_all([p], "ruling")
                 continue
             core = _core(box, p)
             if core is None and not display and p.marks > 1:
@@ -1217,7 +1234,9 @@ def segment(
             items.append(cand)
         if not items:
             continue
-        items = _strays(_join_halves(items, line_h), line_h)
+        joined = _join_halves(items, line_h)
+        items = _strays(joined, line_h)
+        _note_cands([c for c in joined if not any(c is d for d in items)], "clutter")
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for a, c, gap in zip(items[:-1], items[1:], gaps):
             c.space_before = gap > 0.9 * line_h and not _same_field(a, c, fields)
@@ -1226,22 +1245,47 @@ def segment(
         # A mark alone on its line, on a page with lines of several characters, drawn in strokes
         # far thinner than a character's of its size, is a piece of a frame or of a line drawn
         # across the page (a "1", a "7", a "0").
-        result = [line for line in result if len(line.items) > 1 or not _hairline(line.items[0])]
+        result = _lines_kept(result, [len(line.items) > 1 or not _hairline(line.items[0]) for line in result])
     if DROP_LEANING and len(result) > 1:
         # A line of nothing but straight strokes lying more than upright, beside other lines, is
         # clutter (stray lines, dashes); a line of text keeps its slanted 1s and its dashes.
-        result = [line for line in result if not all(_leaning_stroke(c.ink) for c in line.items)]
+        result = _lines_kept(result, [not all(_leaning_stroke(c.ink) for c in line.items) for line in result])
     text = [c.h for line in result if len(line.items) >= 3 for c in line.items]
     if text:
         # Beside lines of text, a line of one or two marks much taller or smaller than its
         # characters is clutter (the corner of a frame, a piece of a line), not a short number.
         h = _median(sorted(text))
-        result = [
-            line
-            for line in result
-            if len(line.items) >= 3 or all(SHORT_LINE[0] * h <= c.h <= SHORT_LINE[1] * h for c in line.items)
-        ]
+        result = _lines_kept(
+            result,
+            [
+                len(line.items) >= 3 or all(SHORT_LINE[0] * h <= c.h <= SHORT_LINE[1] * h for c in line.items)
+                for line in result
+            ],
+        )
     return result
+
+
+def _lines_kept(lines: list[SegmentLine], keep: list[bool]) -> list[SegmentLine]:
+    """The lines to keep; the others' candidates noted as clutter (:mod:`digit_ocr.explain`)."""
+    _note_cands([c for line, k in zip(lines, keep) if not k for c in line.items], "clutter")
+    return [line for line, k in zip(lines, keep) if k]
+
+
+def _note(p: _Part, reason: str) -> None:
+    """Note a mark dropped (:func:`digit_ocr.explain.note`)."""
+    explain.note((p.x0, p.y0, p.w, p.h), reason)
+
+
+def _note_all(parts: list[_Part], reason: str) -> None:
+    if explain.active():
+        for p in parts:
+            _note(p, reason)
+
+
+def _note_cands(cands: list[Candidate], reason: str) -> None:
+    if explain.active():
+        for c in cands:
+            explain.note(c.box, reason)
 
 
 def _same_field(a: Candidate, b: Candidate, fields: list[tuple[int, int, int, int]]) -> bool:

@@ -119,7 +119,7 @@ SYNTH = (
     ("hershey", 300, 12, 1.0),
     ("scribble", 2000, 15, 2.0),
     ("sevenseg", 1500, 13, 3.0),
-    ("negatives", 1000, 14, NEGATIVES_WEIGHT),
+    ("negatives", 1500, 14, NEGATIVES_WEIGHT),
 )
 #: Real handwriting weighs more than the synthetic digits, and each of its training samples is
 #: also augmented into this many copies.

@@ -88,11 +88,18 @@ def read(
         bool,
         typer.Option("--strict", help="Exit with code 6 when a digit is uncertain or the engines disagree."),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Say which marks were left out and why: JSON 'dropped', a count per reason on stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Read the digits in IMAGES and print them (text or JSON Lines)."""
     from .read_cmd import read_images
 
-    code = read_images(images, fmt.value, engine.value, model, annotate, timeout, strict)
+    code = read_images(images, fmt.value, engine.value, model, annotate, timeout, strict, explain)
     raise typer.Exit(int(code))
 
 

@@ -23,6 +23,18 @@ def text_block(reading: Reading, *, header: bool) -> str:
     return f"{body}\n" if body else ""
 
 
+def dropped_summary(reading: Reading) -> str:
+    """One line: how many marks the reading left out, by reason (``read --explain``)."""
+    counts: dict[str, int] = {}
+    for d in reading.dropped or []:
+        counts[d.reason] = counts.get(d.reason, 0) + 1
+    name = reading.path or "image"
+    if not counts:
+        return f"{name}: nothing left out"
+    parts = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"{name}: left out {sum(counts.values())} marks: {parts}"
+
+
 def json_line(obj: dict[str, Any]) -> str:
     """One compact JSON object on one line (JSON Lines)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BadArgumentsError, DigitOcrError, ExitCode
-from .output import Messages, error_record, json_line, text_block
+from .output import Messages, dropped_summary, error_record, json_line, text_block
 
 FORMATS = ("text", "json")
 ENGINES = ("auto", "model", "tesseract", "both")
@@ -29,6 +29,7 @@ def read_images(
     annotate: Path | None = None,
     timeout: float = 10.0,
     strict: bool = False,
+    explain: bool = False,
 ) -> ExitCode:
     """Read each image and print its digits; the exit code for the whole run."""
     from ..annotate import draw, write_image
@@ -44,7 +45,9 @@ def read_images(
     worst = ExitCode.OK
     for path in images:
         try:
-            reading = read_image(path, engine=engine, model=model, tesseract_timeout=timeout)
+            # --annotate draws what was left out too.
+            why = explain or annotate is not None
+            reading = read_image(path, engine=engine, model=model, tesseract_timeout=timeout, explain=why)
         except DigitOcrError as exc:
             if exc.exit_code is not ExitCode.UNREADABLE_INPUT:
                 raise  # not about this one file: stop with its own exit code
@@ -55,8 +58,12 @@ def read_images(
             continue
         for w in reading.warnings:
             msgs.warn(w)
+        if explain and fmt == "text":
+            msgs.info(dropped_summary(reading))
         if fmt == "json":
             record = reading.to_dict()
+            if not explain:
+                record.pop("dropped", None)
             record["status"] = "ok" if reading.digits else "no_digits"
             out.write(json_line(record))
         else:
@@ -93,6 +100,7 @@ def quick_parse(args: list[str]) -> dict[str, object] | None:
     p.add_argument("-a", "--annotate", type=Path)
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--strict", action="store_true")
+    p.add_argument("--explain", action="store_true")
     try:
         ns = p.parse_intermixed_args(args)
     except (_Refuse, SystemExit):
