@@ -771,8 +771,16 @@ def cut_paths(ink: np.ndarray, line_h: float, straight: bool = False) -> list[np
         keep.append(k)
     # Paths of neighbouring bands may cross: each is kept right of the one before it, so that
     # the pieces between neighbouring cuts do not overlap.
-    ordered = np.maximum.accumulate(paths[:, keep], axis=1)
-    return [edges[0], *ordered.T, edges[1]]
+    ordered = [edges[0], *np.maximum.accumulate(paths[:, keep], axis=1).T, edges[1]]
+    # A cut with no ink between it and the one before it cuts the ink as that one does.
+    cols = np.arange(w)[None, :]
+    out = [edges[0]]
+    for b in ordered[1:]:
+        if (ink & (cols >= out[-1][:, None]) & (cols < b[:, None])).any():
+            out.append(b)
+        elif b is ordered[-1]:
+            out[-1] = b
+    return out
 
 
 def cut_lattice(
