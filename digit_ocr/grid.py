@@ -767,6 +767,9 @@ def _shifted(c: Candidate, dx: int, dy: int) -> Candidate:
     c.y += dy
     for piece in c.pieces:
         _shifted(piece.cand, dx, dy)
+    if c.to_cut is not None:
+        sub, x0, y0, line_h, straight = c.to_cut
+        c.to_cut = (sub, x0 + dx, y0 + dy, line_h, straight)
     if c.core is not None:
         _shifted(c.core, dx, dy)
     return c

@@ -30,7 +30,7 @@ from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .regions import Probe, TextRegions
 from .result import Digit, Dropped, Line, Reading
-from .segment import Candidate, SegmentLine, character_height, label, segment
+from .segment import Candidate, SegmentLine, character_height, cut_candidate, label, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates the model's "not a digit" class claims with more than this probability are dropped
@@ -506,16 +506,11 @@ def _spans(q: Candidate, band: tuple[float, float]) -> bool:
     return abs(q.y - top) <= tol and abs(q.y + q.h - bottom) <= tol
 
 
-def _best_cut(
+def _whole(
     c: Candidate, log_conf: Callable[[Candidate], float], band: tuple[float, float] | None = None
-) -> list[Candidate]:
-    """The way of reading a candidate whose pieces the model reads best (``log_conf``: the log
-    confidence of the model's reading of a piece): whole, without the marks clinging to it, or
-    as a sequence of its pieces between cuts (touching digits), some of them left out as
-    separators.
-
-    Each digit read costs :data:`DIGIT_COST` and each separator left out :data:`SKIP_COST`; the
-    best sequence of pieces is found by dynamic programming over the cuts (``c.pieces``).
+) -> tuple[list[Candidate], float]:
+    """The best way of reading a candidate as one digit (``log_conf``: the log confidence of the
+    model's reading of a piece): whole or without the marks clinging to it; and its score.
 
     Leaving out the clinging marks costs :data:`TRIM_PENALTY`, as a digit's own detached parts
     cling to it too; but where the candidate without them spans its line (``band``: the top and
@@ -538,25 +533,53 @@ def _best_cut(
     for alt in c.alternatives:
         if log_conf(alt) > score:
             whole, score = [alt], log_conf(alt)
-    if not c.pieces:
-        return whole
     if c.w > WHOLE_WIDE * c.h:
         score = -math.inf
-    score -= DIGIT_COST
-    # best[k]: the best score of reading the candidate up to its cut k, and how.
-    best: list[tuple[float, list[Candidate]]] = [(0.0, [])] + [(-math.inf, [])] * c.ends
+    return whole, score - DIGIT_COST
+
+
+def _may_cut(c: Candidate, whole: float) -> bool:
+    """Whether reading a candidate cut apart could beat reading it as one digit (score ``whole``,
+    see :func:`_whole`): any cut reading has two pieces or more, each read (at least
+    :data:`DIGIT_COST`) or left out (:data:`SKIP_COST`). Where it could not, its pieces are not
+    classified."""
+    return c.cuttable and whole < -2 * min(DIGIT_COST, SKIP_COST)
+
+
+def _best_cut(
+    c: Candidate,
+    log_conf: Callable[[Candidate], float],
+    whole: tuple[list[Candidate], float],
+    letter: bool = False,
+) -> list[Candidate]:
+    """The way of reading a candidate whose pieces the model reads best: as one digit (``whole``,
+    see :func:`_whole`) or as a sequence of its pieces between cuts (touching digits), some of
+    them left out as separators.
+
+    Each digit read costs :data:`DIGIT_COST` and each separator left out :data:`SKIP_COST`; the
+    best sequence of pieces is found by dynamic programming over the cuts (``c.pieces``).
+    """
+    if not _may_cut(c, whole[1]):
+        return whole[0]
+    # best[k][d]: the best score of reading the candidate up to its cut k with d digits (2: two
+    # or more), and how. A candidate the model is sure is no digit (``letter``) is read cut apart
+    # only as two digits or more (touching digits): one digit and the rest left out would trim a
+    # letter into a digit (an A without its left leg is a 4) that the line's words then keep.
+    best = [[(-math.inf, [])] * 3 for _ in range(c.ends + 1)]
+    best[0][0] = (0.0, [])
     for piece in sorted(c.pieces, key=lambda q: q.end):
-        before, read = best[piece.start]
-        if before == -math.inf:
-            continue
-        s, add = -math.inf, []
-        if piece.digit:
-            s, add = before + log_conf(piece.cand) - DIGIT_COST, [piece.cand]
-        if piece.small and before - SKIP_COST > s:
-            s, add = before - SKIP_COST, []
-        if s > best[piece.end][0]:
-            best[piece.end] = (s, read + add)
-    return best[c.ends][1] if best[c.ends][0] > score else whole
+        for d in range(3):
+            before, read = best[piece.start][d]
+            if before == -math.inf:
+                continue
+            if piece.digit:
+                s, n = before + log_conf(piece.cand) - DIGIT_COST, min(d + 1, 2)
+                if s > best[piece.end][n][0]:
+                    best[piece.end][n] = (s, [*read, piece.cand])
+            if piece.small and before - SKIP_COST > best[piece.end][d][0]:
+                best[piece.end][d] = (before - SKIP_COST, read)
+    score, read = max(best[c.ends][2 if letter else 0 :], key=lambda b: b[0])
+    return read if score > whole[1] else whole[0]
 
 
 def _among(piece: Candidate, others: list[Candidate]) -> bool:
@@ -570,25 +593,44 @@ def _classify_lines(
     """Classify every candidate (each way of cutting a wide one too) and keep the digits
     (``origin``: where the segmented image lies in the image worked on)."""
     cands = [c for line in seg for c in line.items]
-    pieces = [
-        q
-        for c in cands
-        for q in (c, *(piece.cand for piece in c.pieces), *([c.core] if c.core else []), *c.alternatives)
-    ]
-    if not pieces:
+    first = [q for c in cands for q in (c, *([c.core] if c.core else []), *c.alternatives)]
+    if not first:
         return []
-    feats = normalize.features_of([p.ink for p in pieces], model.blocks)
+    feats = normalize.features_of([q.ink for q in first], model.blocks)
     preds = classify(model, feats)
-    at = {id(p): i for i, p in enumerate(pieces)}
+    at = {id(q): i for i, q in enumerate(first)}
     logs = _log_confidences(preds)
+
+    def log_conf(q: Candidate) -> float:
+        return logs[at[id(q)]]
+
+    wholes = {
+        id(c): _whole(c, log_conf, _band(sline.items, i) if c.core else None)
+        for sline in seg
+        for i, c in enumerate(sline.items)
+    }
+    # The pieces of the candidates that may read better cut apart (those of no digit's shape
+    # are only ever left out), classified in a second pass.
+    cut = []
+    for c in cands:
+        if _may_cut(c, wholes[id(c)][1]):
+            cut_candidate(c)
+            cut += [p.cand for p in c.pieces if p.digit]
+    if cut:
+        more = normalize.features_of([q.ink for q in cut], model.blocks)
+        at.update((id(q), len(first) + i) for i, q in enumerate(cut))
+        feats = np.concatenate([feats, more])
+        more_preds = classify(model, more)
+        preds += more_preds
+        logs += _log_confidences(more_preds)
     lines = []
     for sline in seg:
         # (piece, space before it, whether it is the whole candidate however thresholded)
         chosen = [
             (piece, c.space_before and j == 0, piece is c or piece is c.core or _among(piece, c.alternatives))
-            for i, c in enumerate(sline.items)
+            for c in sline.items
             for j, piece in enumerate(
-                _best_cut(c, lambda q: logs[at[id(q)]], _band(sline.items, i) if c.core else None)
+                _best_cut(c, log_conf, wholes[id(c)], preds[at[id(c)]].not_a_digit > NOT_A_DIGIT_ABOVE)
             )
         ]
         parts = [q for q, _, _ in chosen]

@@ -56,6 +56,10 @@ class Candidate:
     #: edge) to cut ``ends`` (its right edge) that the model reads best, or whole.
     pieces: list[Piece] = field(default_factory=list)
     ends: int = 0
+    #: What a wide candidate is cut by when the reader asks for its pieces (:func:`cut_candidate`:
+    #: only where it may read better cut apart): its component's mask, the mask's corner, its
+    #: line's height and whether the cuts go straight down.
+    to_cut: tuple[np.ndarray, int, int, float, bool] | None = None
     #: This candidate without the pieces that stick out above or below its main stroke (a
     #: neighbour's edge on a meter wheel, a stray mark), or its largest mark without thin ones
     #: beside it (a scale's ticks), when there are any.
@@ -72,6 +76,11 @@ class Candidate:
     @property
     def box(self) -> tuple[int, int, int, int]:
         return (self.x, self.y, self.w, self.h)
+
+    @property
+    def cuttable(self) -> bool:
+        """Whether the candidate may be read cut into pieces (see :func:`cut_candidate`)."""
+        return bool(self.pieces) or self.to_cut is not None
 
 
 @dataclass
@@ -724,7 +733,7 @@ def _cut_paths(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray
 
 
 #: A candidate at least this many line heights wide may be digits touching each other.
-CUT_WIDE = 0.7
+CUT_WIDE = 0.9
 #: Cut paths through a wide candidate are looked for in bands this share of the line height
 #: apart, side by side across it: finer than the narrowest digit (a 1) is wide.
 CUT_STEP = 0.125
@@ -809,6 +818,22 @@ def cut_lattice(
             if used.size and not (i == 0 and j == len(cuts) - 1):
                 out.append((i, j, lo, mask))
     return len(cuts) - 1, out
+
+
+def cut_candidate(c: Candidate) -> None:
+    """Make the pieces of a wide candidate (``c.to_cut``, see :func:`cut_lattice`), once: each
+    marked whether it is shaped like a digit of its line and whether it may be left out."""
+    if c.to_cut is None:
+        return
+    sub, x0, y0, line_h, straight = c.to_cut
+    c.to_cut = None
+    c.ends, lattice = cut_lattice(sub, line_h, straight=straight)
+    for i, j, lo, m in lattice:
+        q = _masked_piece(m, x0 + lo, y0)
+        if q is not None:
+            q.cell = c.cell
+            shaped = _digit_shaped(q, line_h)
+            c.pieces.append(Piece(i, j, q, shaped, not shaped or q.h < SEPARATOR_HIGH * line_h))
 
 
 #: A piece narrower than this share of its height is a bar: a digit (a 1) only when about as
@@ -1232,13 +1257,7 @@ def segment(
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
             if cand.w >= CUT_WIDE * line_h and not _solid(cand.ink):
-                cand.ends, lattice = cut_lattice(sub, line_h, straight=display)
-                for i, j, lo, m in lattice:
-                    q = _masked_piece(m, p.x0 + lo, p.y0)
-                    if q is not None:
-                        shaped = _digit_shaped(q, line_h)
-                        small = not shaped or q.h < SEPARATOR_HIGH * line_h
-                        cand.pieces.append(Piece(i, j, q, shaped, small))
+                cand.to_cut = (sub, p.x0, p.y0, line_h, display)
             items.append(cand)
         if not items:
             continue
@@ -1345,7 +1364,7 @@ def _join_halves(items: list[Candidate], line_h: float) -> list[Candidate]:
     while i < len(items):
         a = items[i]
         b = items[i + 1] if i + 1 < len(items) else None
-        if b is not None and not a.pieces and not b.pieces and _halves(a, b, line_h):
+        if b is not None and not a.cuttable and not b.cuttable and _halves(a, b, line_h):
             x0, y0 = a.x, min(a.y, b.y)
             x1, y1 = b.x + b.w, max(a.y + a.h, b.y + b.h)
             ink = np.zeros((y1 - y0, x1 - x0), np.uint8)

@@ -36,6 +36,7 @@ from digit_ocr.segment import (
     _percentile,
     _row_ends,
     _solid,
+    cut_candidate,
     cut_lattice,
     label,
     label_image,
@@ -319,6 +320,7 @@ def _sample_pieces() -> list[np.ndarray]:
         mask = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
         for line in segment(mask):
             for c in line.items:
+                cut_candidate(c)
                 inks += [c.ink, *(piece.cand.ink for piece in c.pieces), *([c.core.ink] if c.core else [])]
     dot = np.zeros((5, 4), np.uint8)
     dot[2, 1] = 1
