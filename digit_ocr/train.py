@@ -124,7 +124,7 @@ SYNTH = (
 #: Real handwriting weighs more than the synthetic digits, and each of its training samples is
 #: also augmented into this many copies.
 LOAD_DIGITS_WEIGHT = 3.0
-LOAD_DIGITS_AUGMENT = 3
+LOAD_DIGITS_AUGMENT = 6
 MNIST_WEIGHT = 3.0
 MNIST_AUGMENT = 4
 
