@@ -765,9 +765,11 @@ def _shifted(c: Candidate, dx: int, dy: int) -> Candidate:
     """A candidate (with its cuts and core) moved by ``(dx, dy)``."""
     c.x += dx
     c.y += dy
-    for option in c.splits:
-        for q in option:
-            _shifted(q, dx, dy)
+    for piece in c.pieces:
+        _shifted(piece.cand, dx, dy)
+    if c.to_cut is not None:
+        sub, x0, y0, line_h, straight = c.to_cut
+        c.to_cut = (sub, x0 + dx, y0 + dy, line_h, straight)
     if c.core is not None:
         _shifted(c.core, dx, dy)
     return c
@@ -775,5 +777,5 @@ def _shifted(c: Candidate, dx: int, dy: int) -> Candidate:
 
 def _mark_cell(c: Candidate, cell: tuple[int, int]) -> None:
     """Mark a candidate, and every other way of reading it, as standing in ``cell``."""
-    for q in (c, *(q for option in c.splits for q in option), *([c.core] if c.core else []), *c.alternatives):
+    for q in (c, *(piece.cand for piece in c.pieces), *([c.core] if c.core else []), *c.alternatives):
         q.cell = cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from .load import LoadedImage, open_image
 from .model import Model, load_model
 from .regions import Probe, TextRegions
 from .result import Digit, Dropped, Line, Reading
-from .segment import Candidate, SegmentLine, character_height, label, segment
+from .segment import Candidate, SegmentLine, character_height, cut_candidate, label, segment
 
 ENGINES = ("auto", "model", "tesseract", "both")
 #: Candidates the model's "not a digit" class claims with more than this probability are dropped
@@ -37,8 +38,13 @@ ENGINES = ("auto", "model", "tesseract", "both")
 NOT_A_DIGIT_ABOVE = 0.95
 #: Digits under this confidence count as uncertain (another colour in --annotate; Tesseract in auto).
 LOW_CONFIDENCE = 0.60
-#: Each extra piece a wide candidate is cut into costs this much mean log confidence.
-SPLIT_PENALTY = 0.25
+#: Each digit a candidate is read as costs this much log confidence: a cut must earn its place.
+DIGIT_COST = 0.5
+#: Leaving out a piece of a wide candidate that is low enough to be a separator (a dot, a comma,
+#: a dash touching the digits) costs this much log confidence.
+SKIP_COST = 0.5
+#: A candidate more than this many times as wide as high is never one digit.
+WHOLE_WIDE = 1.6
 #: A candidate read without the pieces sticking out above or below it costs this much; except
 #: where its line shows that they are not the character's (:func:`_best_cut`): then the candidate
 #: read whole costs it.
@@ -478,13 +484,6 @@ def _rejected(p: Prediction) -> bool:
     return p.not_a_digit > NOT_A_DIGIT_ABOVE
 
 
-def _option_score(logs: list[float]) -> float:
-    """How well the model reads one way of cutting a candidate: the mean log confidence of its
-    pieces (``logs``, see :func:`_log_confidences`), less a little for each extra piece (so a cut
-    must earn its place)."""
-    return sum(logs) / len(logs) - SPLIT_PENALTY * (len(logs) - 1)
-
-
 def _log_confidences(preds: list[Prediction]) -> list[float]:
     """The log of each prediction's confidence (at least 1e-4), in one call for them all: NumPy's
     log of an array gives each element the same value as the log of that element alone."""
@@ -507,12 +506,11 @@ def _spans(q: Candidate, band: tuple[float, float]) -> bool:
     return abs(q.y - top) <= tol and abs(q.y + q.h - bottom) <= tol
 
 
-def _best_cut(
+def _whole(
     c: Candidate, log_conf: Callable[[Candidate], float], band: tuple[float, float] | None = None
-) -> list[Candidate]:
-    """The way of reading a candidate whose pieces the model reads best (``log_conf``: the log
-    confidence of the model's reading of a piece): whole, cut into touching digits, or without
-    the marks clinging to it.
+) -> tuple[list[Candidate], float]:
+    """The best way of reading a candidate as one digit (``log_conf``: the log confidence of the
+    model's reading of a piece): whole or without the marks clinging to it; and its score.
 
     Leaving out the clinging marks costs :data:`TRIM_PENALTY`, as a digit's own detached parts
     cling to it too; but where the candidate without them spans its line (``band``: the top and
@@ -522,22 +520,66 @@ def _best_cut(
     below it reads as a 9 at 0.92 or 0.88, which a fixed penalty of 0.1 in log confidence (0.905)
     split, and an OpenCV release drawing the test's digits a pixel wider tipped.
     """
-    options = [[c], *c.splits]
-    scores = [_option_score([log_conf(q) for q in opt]) for opt in options]
-    if c.joined:
-        scores[0] -= JOIN_PENALTY
+    whole = [c]
+    score = log_conf(c) - (JOIN_PENALTY if c.joined else 0.0)
     if c.core is not None:
-        options.append([c.core])
-        trimmed = _option_score([log_conf(c.core)])
+        trimmed = log_conf(c.core)
         if band is not None and _spans(c.core, band) and not _spans(c, band):
-            scores[0] -= TRIM_PENALTY
+            score -= TRIM_PENALTY
         else:
             trimmed -= TRIM_PENALTY
-        scores.append(trimmed)
+        if trimmed > score:
+            whole, score = [c.core], trimmed
     for alt in c.alternatives:
-        options.append([alt])
-        scores.append(_option_score([log_conf(alt)]))
-    return options[scores.index(max(scores))]  # the first best, as np.argmax
+        if log_conf(alt) > score:
+            whole, score = [alt], log_conf(alt)
+    if c.w > WHOLE_WIDE * c.h:
+        score = -math.inf
+    return whole, score - DIGIT_COST
+
+
+def _may_cut(c: Candidate, whole: float) -> bool:
+    """Whether reading a candidate cut apart could beat reading it as one digit (score ``whole``,
+    see :func:`_whole`): any cut reading has two pieces or more, each read (at least
+    :data:`DIGIT_COST`) or left out (:data:`SKIP_COST`). Where it could not, its pieces are not
+    classified."""
+    return c.cuttable and whole < -2 * min(DIGIT_COST, SKIP_COST)
+
+
+def _best_cut(
+    c: Candidate,
+    log_conf: Callable[[Candidate], float],
+    whole: tuple[list[Candidate], float],
+    letter: bool = False,
+) -> list[Candidate]:
+    """The way of reading a candidate whose pieces the model reads best: as one digit (``whole``,
+    see :func:`_whole`) or as a sequence of its pieces between cuts (touching digits), some of
+    them left out as separators.
+
+    Each digit read costs :data:`DIGIT_COST` and each separator left out :data:`SKIP_COST`; the
+    best sequence of pieces is found by dynamic programming over the cuts (``c.pieces``).
+    """
+    if not _may_cut(c, whole[1]):
+        return whole[0]
+    # best[k][d]: the best score of reading the candidate up to its cut k with d digits (2: two
+    # or more), and how. A candidate the model is sure is no digit (``letter``) is read cut apart
+    # only as two digits or more (touching digits): one digit and the rest left out would trim a
+    # letter into a digit (an A without its left leg is a 4) that the line's words then keep.
+    best = [[(-math.inf, [])] * 3 for _ in range(c.ends + 1)]
+    best[0][0] = (0.0, [])
+    for piece in sorted(c.pieces, key=lambda q: q.end):
+        for d in range(3):
+            before, read = best[piece.start][d]
+            if before == -math.inf:
+                continue
+            if piece.digit:
+                s, n = before + log_conf(piece.cand) - DIGIT_COST, min(d + 1, 2)
+                if s > best[piece.end][n][0]:
+                    best[piece.end][n] = (s, [*read, piece.cand])
+            if piece.small and before - SKIP_COST > best[piece.end][d][0]:
+                best[piece.end][d] = (before - SKIP_COST, read)
+    score, read = max(best[c.ends][2 if letter else 0 :], key=lambda b: b[0])
+    return read if score > whole[1] else whole[0]
 
 
 def _among(piece: Candidate, others: list[Candidate]) -> bool:
@@ -551,25 +593,44 @@ def _classify_lines(
     """Classify every candidate (each way of cutting a wide one too) and keep the digits
     (``origin``: where the segmented image lies in the image worked on)."""
     cands = [c for line in seg for c in line.items]
-    pieces = [
-        q
-        for c in cands
-        for q in (c, *(q for opt in c.splits for q in opt), *([c.core] if c.core else []), *c.alternatives)
-    ]
-    if not pieces:
+    first = [q for c in cands for q in (c, *([c.core] if c.core else []), *c.alternatives)]
+    if not first:
         return []
-    feats = normalize.features_of([p.ink for p in pieces], model.blocks)
+    feats = normalize.features_of([q.ink for q in first], model.blocks)
     preds = classify(model, feats)
-    at = {id(p): i for i, p in enumerate(pieces)}
+    at = {id(q): i for i, q in enumerate(first)}
     logs = _log_confidences(preds)
+
+    def log_conf(q: Candidate) -> float:
+        return logs[at[id(q)]]
+
+    wholes = {
+        id(c): _whole(c, log_conf, _band(sline.items, i) if c.core else None)
+        for sline in seg
+        for i, c in enumerate(sline.items)
+    }
+    # The pieces of the candidates that may read better cut apart (those of no digit's shape
+    # are only ever left out), classified in a second pass.
+    cut = []
+    for c in cands:
+        if _may_cut(c, wholes[id(c)][1]):
+            cut_candidate(c)
+            cut += [p.cand for p in c.pieces if p.digit]
+    if cut:
+        more = normalize.features_of([q.ink for q in cut], model.blocks)
+        at.update((id(q), len(first) + i) for i, q in enumerate(cut))
+        feats = np.concatenate([feats, more])
+        more_preds = classify(model, more)
+        preds += more_preds
+        logs += _log_confidences(more_preds)
     lines = []
     for sline in seg:
         # (piece, space before it, whether it is the whole candidate however thresholded)
         chosen = [
             (piece, c.space_before and j == 0, piece is c or piece is c.core or _among(piece, c.alternatives))
-            for i, c in enumerate(sline.items)
+            for c in sline.items
             for j, piece in enumerate(
-                _best_cut(c, lambda q: logs[at[id(q)]], _band(sline.items, i) if c.core else None)
+                _best_cut(c, log_conf, wholes[id(c)], preds[at[id(c)]].not_a_digit > NOT_A_DIGIT_ABOVE)
             )
         ]
         parts = [q for q, _, _ in chosen]

@@ -51,15 +51,21 @@ class Candidate:
     h: int
     ink: np.ndarray
     space_before: bool = False
-    #: Other ways to cut a wide candidate into 2, 3, ... digits (touching handwriting); the
-    #: reader keeps the cut whose pieces the model reads best.
-    splits: list[list[Candidate]] = field(default_factory=list)
+    #: The pieces of a wide candidate between its cut paths (touching handwriting, see
+    #: :func:`cut_lattice`): the reader reads it as the sequence of pieces from cut 0 (its left
+    #: edge) to cut ``ends`` (its right edge) that the model reads best, or whole.
+    pieces: list[Piece] = field(default_factory=list)
+    ends: int = 0
+    #: What a wide candidate is cut by when the reader asks for its pieces (:func:`cut_candidate`:
+    #: only where it may read better cut apart): its component's mask, the mask's corner, its
+    #: line's height and whether the cuts go straight down.
+    to_cut: tuple[np.ndarray, int, int, float, bool] | None = None
     #: This candidate without the pieces that stick out above or below its main stroke (a
     #: neighbour's edge on a meter wheel, a stray mark), or its largest mark without thin ones
     #: beside it (a scale's ticks), when there are any.
     core: Candidate | None = None
     #: Made by joining two narrow neighbours (the halves of a thin-sided 0 that broke apart);
-    #: ``splits`` then holds the two as they were, and the reader keeps what reads better.
+    #: ``pieces`` then holds the two as they were, and the reader keeps what reads better.
     joined: bool = False
     #: The cell (row, column) of a grid that the candidate stands in (:mod:`digit_ocr.grid`).
     cell: tuple[int, int] | None = None
@@ -70,6 +76,26 @@ class Candidate:
     @property
     def box(self) -> tuple[int, int, int, int]:
         return (self.x, self.y, self.w, self.h)
+
+    @property
+    def cuttable(self) -> bool:
+        """Whether the candidate may be read cut into pieces (see :func:`cut_candidate`)."""
+        return bool(self.pieces) or self.to_cut is not None
+
+
+@dataclass
+class Piece:
+    """A piece of a wide candidate: its ink between two of its cut paths."""
+
+    #: The cuts it lies between (0: the candidate's left edge; ``Candidate.ends``: its right).
+    start: int
+    end: int
+    cand: Candidate
+    #: Shaped like a digit of its line (:func:`_digit_shaped`): the reader may read it as one.
+    digit: bool = True
+    #: Low enough beside its line's characters to be a separator (a dot, a comma, a dash), or no
+    #: digit's shape (a sliver): the reader may leave it out.
+    small: bool = False
 
 
 @dataclass
@@ -706,54 +732,122 @@ def _cut_paths(ink: np.ndarray, bands: list[tuple[int, int, int]]) -> np.ndarray
     return paths
 
 
-def _cuts(profile: np.ndarray, n: int) -> list[int]:
-    """Where to cut a box of ink column counts ``profile`` straight down into ``n`` pieces: the
-    emptiest columns near the equal divisions."""
-    w = len(profile)
-    cuts = [0]
-    for k in range(1, n):
-        centre = int(w * k / n)
-        lo, hi = max(cuts[-1] + 2, centre - w // (3 * n)), min(w - 2, centre + w // (3 * n))
-        cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else centre)
-    return cuts[1:]
+#: A candidate at least this many line heights wide may be digits touching each other.
+CUT_WIDE = 0.9
+#: Cut paths through a wide candidate are looked for in bands this share of the line height
+#: apart, side by side across it: finer than the narrowest digit (a 1) is wide.
+CUT_STEP = 0.125
+#: ... each path straying at most this share of the line height from its band's middle (a slanted gap).
+CUT_REACH = 0.3
+#: Paths closer than this share of the line height on average are one.
+CUT_SAME = 0.04
+#: A piece between two cuts is at most this many line heights wide (no digit is wider).
+PIECE_WIDE = 1.3
+#: A piece whose ink is under this share of the line height high may be a separator.
+SEPARATOR_HIGH = 0.45
 
 
-def split_options(
-    ink: np.ndarray, line_h: float, straight: bool = False
-) -> list[list[tuple[int, np.ndarray]]]:
-    """Ways of cutting a wide box of ink into 2, 3, ... touching digits: for each, its pieces
-    left to right, each as the first column it reaches and the mask (0/1, box-high) of the
-    columns from there to the last. The cuts follow the gaps between slanted, touching
-    handwriting (:func:`_cut_paths`), or go ``straight`` down (upright display cells)."""
+def cut_paths(ink: np.ndarray, line_h: float, straight: bool = False) -> list[np.ndarray]:
+    """The places where a wide box of ink (0/1) may be cut into digits, left to right: each as
+    the column of the cut in each row, its left and right edges first and last.
+
+    Bands :data:`CUT_STEP` line heights apart across the box each give the path from top to
+    bottom that crosses the least ink near their middle, moving at most a column a row
+    (:func:`_cut_paths`: it follows the slanted gap between touching handwritten digits), or
+    going ``straight`` down (upright display cells); paths that neighbouring bands share are
+    one."""
     h, w = ink.shape
-    if w < 0.9 * line_h:
-        return []
-    counts = range(2, min(6, int(w / (0.3 * line_h))) + 1)
-    paths: list[list[np.ndarray]] = []
+    step = max(2, int(round(CUT_STEP * line_h)))
+    reach = max(2, int(round(CUT_REACH * line_h)))
+    bands = [(max(1, c - reach), min(w - 1, c + reach + 1), c) for c in range(step, w - step // 2, step)]
+    bands = [b for b in bands if b[1] > b[0]]
+    edges = [np.zeros(h, np.int64), np.full(h, w, np.int64)]
+    if not bands:
+        return edges
     if straight:
         profile = ink.sum(axis=0)
-        paths = [[np.full(h, c, np.int64) for c in _cuts(profile, n)] for n in counts]
+        emptiest = [lo + int(np.argmin(profile[lo:hi])) for lo, hi, _ in bands]
+        paths = np.stack([np.full(h, c, np.int64) for c in emptiest], 1)
     else:
-        # Each cut of n pieces stays within a third of a piece of its equal division.
-        centres = [(int(w * k / n), w // (3 * n)) for n in counts for k in range(1, n)]
-        bands = [(max(1, c - r), min(w - 1, c + r + 1), c) for c, r in centres]
-        solved = _cut_paths(ink, bands) if bands else np.zeros((h, 0), np.int64)
-        i = 0
-        for n in counts:
-            paths.append([solved[:, i + k] for k in range(n - 1)])
-            i += n - 1
-    cols = np.arange(w)
-    out = []
-    for cuts in paths:
-        bounds = [np.zeros(h, np.int64), *cuts, np.full(h, w, np.int64)]
-        pieces = []
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            lo, hi = int(a.min()), int(b.max())  # no ink of the piece outside these columns
-            at = cols[None, lo:hi]
-            pieces.append((lo, ink[:, lo:hi] & ((at >= a[:, None]) & (at < b[:, None]))))
-        if all(m.any() for _, m in pieces):
-            out.append(pieces)
+        paths = _cut_paths(ink, bands)
+    crossed = ink[np.arange(h)[:, None], paths].sum(axis=0)
+    keep: list[int] = []
+    for k in np.argsort(paths.mean(axis=0), kind="stable").tolist():
+        if keep and np.abs(paths[:, k] - paths[:, keep[-1]]).mean() < CUT_SAME * line_h:
+            if crossed[k] < crossed[keep[-1]]:
+                keep[-1] = k  # of two such paths the one crossing less ink
+            continue
+        keep.append(k)
+    # Paths of neighbouring bands may cross: each is kept right of the one before it, so that
+    # the pieces between neighbouring cuts do not overlap.
+    ordered = [edges[0], *np.maximum.accumulate(paths[:, keep], axis=1).T, edges[1]]
+    # A cut with no ink between it and the one before it cuts the ink as that one does.
+    cols = np.arange(w)[None, :]
+    out = [edges[0]]
+    for b in ordered[1:]:
+        if (ink & (cols >= out[-1][:, None]) & (cols < b[:, None])).any():
+            out.append(b)
+        elif b is ordered[-1]:
+            out[-1] = b
     return out
+
+
+def cut_lattice(
+    ink: np.ndarray, line_h: float, straight: bool = False
+) -> tuple[int, list[tuple[int, int, int, np.ndarray]]]:
+    """Over-segment a wide box of ink (0/1) for the reader to choose its digits: the pieces
+    between any two of its :func:`cut_paths` that are no wider than a digit (:data:`PIECE_WIDE`),
+    but the whole. Returns the number of the right edge's cut (the left edge is cut 0) and each
+    piece as its two cuts, the first column it reaches and its mask (0/1, box-high) from there
+    to its last column."""
+    cuts = cut_paths(ink, line_h, straight)
+    cols = np.arange(ink.shape[1])
+    widest = PIECE_WIDE * line_h
+    out = []
+    for i in range(len(cuts) - 1):
+        a = cuts[i]
+        lo = int(a.min())
+        for j in range(i + 1, len(cuts)):
+            b = cuts[j]
+            hi = int(b.max())  # no ink of the piece outside columns lo:hi
+            at = cols[None, lo:hi]
+            mask = ink[:, lo:hi] & ((at >= a[:, None]) & (at < b[:, None]))
+            used = np.flatnonzero(mask.any(axis=0))
+            if used.size and used[-1] - used[0] + 1 > widest:
+                break
+            if used.size and not (i == 0 and j == len(cuts) - 1):
+                out.append((i, j, lo, mask))
+    return len(cuts) - 1, out
+
+
+def cut_candidate(c: Candidate) -> None:
+    """Make the pieces of a wide candidate (``c.to_cut``, see :func:`cut_lattice`), once: each
+    marked whether it is shaped like a digit of its line and whether it may be left out."""
+    if c.to_cut is None:
+        return
+    sub, x0, y0, line_h, straight = c.to_cut
+    c.to_cut = None
+    c.ends, lattice = cut_lattice(sub, line_h, straight=straight)
+    for i, j, lo, m in lattice:
+        q = _masked_piece(m, x0 + lo, y0)
+        if q is not None:
+            q.cell = c.cell
+            shaped = _digit_shaped(q, line_h)
+            c.pieces.append(Piece(i, j, q, shaped, not shaped or q.h < SEPARATOR_HIGH * line_h))
+
+
+#: A piece narrower than this share of its height is a bar: a digit (a 1) only when about as
+#: tall as its line's characters (a sliver of a cut, a comma or a slash is not).
+BAR_NARROW = 0.3
+#: ... a piece under this share of the line height is no digit either (a dot, a dash, a sliver).
+PIECE_LOW = 0.35
+
+
+def _digit_shaped(q: Candidate, line_h: float) -> bool:
+    """Whether a piece of a wide candidate could be a digit of its line by its size and shape."""
+    if q.h < PIECE_LOW * line_h:
+        return False
+    return q.w >= BAR_NARROW * q.h or 0.8 * line_h <= q.h <= 1.25 * line_h
 
 
 def _group_parts(
@@ -1162,11 +1256,8 @@ def segment(
                 core = _main_mark(sub, p.x0, p.y0)
             if core is not None and core.h >= 0.45 * line_h:
                 cand.core = core
-            splittable = cand.w >= 0.9 * line_h and not _solid(cand.ink)
-            for option in split_options(sub, line_h, straight=display) if splittable else ():
-                pieces = [_masked_piece(m, p.x0 + lo, p.y0) for lo, m in option]
-                if all(q is not None and q.h >= 0.3 * line_h for q in pieces):
-                    cand.splits.append([q for q in pieces if q is not None])
+            if cand.w >= CUT_WIDE * line_h and not _solid(cand.ink):
+                cand.to_cut = (sub, p.x0, p.y0, line_h, display)
             items.append(cand)
         if not items:
             continue
@@ -1273,13 +1364,14 @@ def _join_halves(items: list[Candidate], line_h: float) -> list[Candidate]:
     while i < len(items):
         a = items[i]
         b = items[i + 1] if i + 1 < len(items) else None
-        if b is not None and not a.splits and not b.splits and _halves(a, b, line_h):
+        if b is not None and not a.cuttable and not b.cuttable and _halves(a, b, line_h):
             x0, y0 = a.x, min(a.y, b.y)
             x1, y1 = b.x + b.w, max(a.y + a.h, b.y + b.h)
             ink = np.zeros((y1 - y0, x1 - x0), np.uint8)
             for q in (a, b):
                 ink[q.y - y0 : q.y - y0 + q.h, q.x - x0 : q.x - x0 + q.w] |= q.ink
-            out.append(Candidate(x0, y0, x1 - x0, y1 - y0, ink, splits=[[a, b]], joined=True))
+            halves = [Piece(0, 1, a), Piece(1, 2, b)]
+            out.append(Candidate(x0, y0, x1 - x0, y1 - y0, ink, pieces=halves, ends=2, joined=True))
             i += 2
         else:
             out.append(a)

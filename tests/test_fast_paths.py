@@ -38,11 +38,12 @@ from digit_ocr.segment import (
     _percentile,
     _row_ends,
     _solid,
+    cut_candidate,
+    cut_lattice,
     label,
     label_image,
     remove_rulings,
     segment,
-    split_options,
 )
 
 from .conftest import SAMPLES, render
@@ -218,17 +219,32 @@ def test_cut_paths_equal_the_plain_dynamic_programme() -> None:
             assert np.array_equal(_cut_paths(ink, bands), _cut_paths_row_by_row(ink, bands))
 
 
-def test_split_pieces_are_the_box_masks_cut_at_the_paths() -> None:
+def test_lattice_pieces_are_the_box_masks_cut_at_the_paths() -> None:
     for ink in _ink_boxes():
         sub = ink.astype(bool)
         h, w = sub.shape
         for straight in (False, True):
-            for option in split_options(sub, 0.6 * h, straight=straight):
+            ends, lattice = cut_lattice(sub, 0.6 * h, straight=straight)
+            pieces = {(i, j): (lo, mask) for i, j, lo, mask in lattice}
+            # Pieces between neighbouring cuts do not overlap and together are the whole box
+            # (when each is narrow enough to be offered).
+            if all((k, k + 1) in pieces for k in range(ends)):
                 whole = np.zeros((h, w), bool)
-                for lo, mask in option:
-                    assert not whole[:, lo : lo + mask.shape[1]][mask].any()  # pieces do not overlap
+                for k in range(ends):
+                    lo, mask = pieces[(k, k + 1)]
+                    assert not whole[:, lo : lo + mask.shape[1]][mask].any()
                     whole[:, lo : lo + mask.shape[1]] |= mask
                 assert np.array_equal(whole, sub)
+            # A piece across several cuts is the union of those between them.
+            for (i, j), (lo, mask) in pieces.items():
+                if j - i == 2 and (i, i + 1) in pieces and (i + 1, j) in pieces:
+                    union = np.zeros((h, w), bool)
+                    for a, b in ((i, i + 1), (i + 1, j)):
+                        lo2, m2 = pieces[(a, b)]
+                        union[:, lo2 : lo2 + m2.shape[1]] |= m2
+                    whole = np.zeros((h, w), bool)
+                    whole[:, lo : lo + mask.shape[1]] |= mask
+                    assert np.array_equal(whole, union)
 
 
 def _panel_page(surround: int, share: float) -> np.ndarray:
@@ -306,7 +322,8 @@ def _sample_pieces() -> list[np.ndarray]:
         mask = np.where(gray < np.median(gray) - 30, 255, 0).astype(np.uint8)
         for line in segment(mask):
             for c in line.items:
-                inks += [c.ink, *(q.ink for opt in c.splits for q in opt), *([c.core.ink] if c.core else [])]
+                cut_candidate(c)
+                inks += [c.ink, *(piece.cand.ink for piece in c.pieces), *([c.core.ink] if c.core else [])]
     dot = np.zeros((5, 4), np.uint8)
     dot[2, 1] = 1
     return [*inks, np.zeros((6, 3), np.uint8), dot, inks[0] * 255, inks[1] > 0]
