@@ -166,7 +166,7 @@ def combine(
     Agreement raises the confidence; on disagreement the engine with the higher calibrated
     confidence wins (Tesseract only over a digit the model is unsure of), with a confidence
     lowered by the other's vote. Tesseract-only digits are added, when Tesseract is sure of
-    them, on lines where the model read nothing, and never within the boxes ``keep_out`` (a
+    them, only where the model read nothing at all, and never within the boxes ``keep_out`` (a
     grid, whose rulings Tesseract reads as 1s and whose empty cells are empty). Lines of printed
     text (:func:`is_text`) that Tesseract confirms are taken as Tesseract read them
     (:func:`_read_as_text`).
@@ -238,11 +238,13 @@ def _combine(
             else:
                 d.runner_up, d.runner_up_confidence = t.digit, t.confidence
                 d.confidence = _disagree(d.confidence, t.confidence)
-    line_boxes = [line.box for line in model_lines if line.digits]
+    if any(line.digits for line in model_lines):
+        # Tesseract falls back only where the model read nothing: beside the model's lines, its
+        # extra lines were more often strokes and marks it misread than digits (handwritten
+        # scenes 43.3% -> 45.3% exact, printed 88.0% -> 89.3% without them).
+        return model_lines
     for i, t in enumerate(tess):
-        # Only where the model read no line at all: beside the model's digits an extra
-        # Tesseract digit is more often a stroke or mark it misread (handwriting) than a digit.
-        if i in used or t.confidence < ADD_ABOVE or any(_same_band(t.box, b) for b in line_boxes):
+        if i in used or t.confidence < ADD_ABOVE:
             continue
         if any(_inside(t.box, b) for b in keep_out or ()):
             continue

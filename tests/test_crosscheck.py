@@ -46,13 +46,15 @@ def test_missing_on_one_side() -> None:
     # Beside the model's digits, an extra Tesseract digit is not added (a misread mark, mostly).
     out = combine([_line(("1", 0.9, 0))], [_tess(("1", 0.9, 0), ("8", 0.95, 80))])
     assert out[0].text == "1"
-    # On a line where the model read nothing, a digit Tesseract is sure of is added...
+    # Nor a line of its own beside the model's lines (a stroke it misread, on the dev scenes)...
     lower = Line([Digit("8", 0.95, (0, 200, 28, 48), "tesseract")])
-    out = combine([_line(("1", 0.9, 0))], [lower])
-    assert [line.text for line in out] == ["1", "8"] and out[1].digits[0].engine == "tesseract"
-    # ...but not one it is unsure of.
-    lower = Line([Digit("8", 0.3, (0, 200, 28, 48), "tesseract")])
     assert [line.text for line in combine([_line(("1", 0.9, 0))], [lower])] == ["1"]
+    # ...but where the model read nothing at all, a digit Tesseract is sure of is added...
+    out = combine([], [lower])
+    assert [line.text for line in out] == ["8"] and out[0].digits[0].engine == "tesseract"
+    # ...and not one it is unsure of.
+    unsure = Line([Digit("8", 0.3, (0, 200, 28, 48), "tesseract")])
+    assert combine([], [unsure]) == []
 
 
 def test_missing_tesseract_is_a_warning_not_a_failure(tmp_path: Path, monkeypatch) -> None:
