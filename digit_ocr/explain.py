@@ -41,7 +41,19 @@ REASONS = {
 #: At most this many records a reason per attempt: a page of texture has thousands of specks.
 MAX_PER_REASON = 200
 
-_SINK: ContextVar[list[Dropped] | None] = ContextVar("digit_ocr_dropped", default=None)
+class _Records(list[Dropped]):
+    """An attempt's records, with a count per reason (for :data:`MAX_PER_REASON`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def add(self, d: Dropped) -> None:
+        self.append(d)
+        self.counts[d.reason] = self.counts.get(d.reason, 0) + 1
+
+
+_SINK: ContextVar[_Records | None] = ContextVar("digit_ocr_dropped", default=None)
 _FRAME: ContextVar[tuple[float, int, int]] = ContextVar("digit_ocr_frame", default=(1.0, 0, 0))
 
 
@@ -57,7 +69,7 @@ def collect(on: bool | None = None) -> Iterator[list[Dropped] | None]:
     if not (active() if on is None else on):
         yield None
         return
-    records: list[Dropped] = []
+    records = _Records()
     token = _SINK.set(records)
     try:
         yield records
@@ -69,7 +81,8 @@ def keep(records: list[Dropped] | None) -> None:
     """Pass an attempt's records on to the enclosing collection."""
     sink = _SINK.get()
     if sink is not None and records:
-        sink.extend(records)
+        for d in records:
+            sink.add(d)
 
 
 @contextmanager
@@ -100,13 +113,13 @@ def note(box: Box, reason: str, **detail: object) -> None:
     sink = _SINK.get()
     if sink is None:
         return
-    if sum(1 for d in sink if d.reason == reason) >= MAX_PER_REASON:
+    if sink.counts.get(reason, 0) >= MAX_PER_REASON:
         return
     s, ox, oy = _FRAME.get()
     x, y, w, h = box
     x0, y0 = int(round((x + ox) * s)), int(round((y + oy) * s))
     x1, y1 = int(round((x + w + ox) * s)), int(round((y + h + oy) * s))
-    sink.append(Dropped((x0, y0, max(1, x1 - x0), max(1, y1 - y0)), reason, dict(detail)))
+    sink.add(Dropped((x0, y0, max(1, x1 - x0), max(1, y1 - y0)), reason, dict(detail)))
 
 
 def note_removed(before: np.ndarray, after: np.ndarray, reason: str, min_side: int = 2) -> None:

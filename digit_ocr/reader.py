@@ -769,7 +769,7 @@ def read_image(
         sheets: list[np.ndarray] = []  # the sheet on a table, when read alone: Tesseract's too
         with collect_dropped(explain) as dropped:
             reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
-        reading.dropped = dropped
+        reading.dropped = list(dropped) if dropped is not None else None
         model_digits = reading.digits
         reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
@@ -787,8 +787,8 @@ def read_image(
                 keep_out=[tuple(reading.grid["box"])] if reading.grid else None,
             )
             timing["tesseract"] = time.perf_counter() - t2
-            if dropped is not None:
-                dropped.extend(_dropped_by_tesseract(model_digits, reading.digits))
+            if reading.dropped is not None:
+                reading.dropped.extend(_dropped_by_tesseract(model_digits, reading.digits))
     if explain and reading.dropped is None:
         reading.dropped = []  # Tesseract alone: it does not say what it left out
     timing["total"] = time.perf_counter() - t0
