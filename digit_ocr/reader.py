@@ -770,7 +770,7 @@ def read_image(
         with collect_dropped(explain) as dropped:
             reading.lines = read_lines_model(work, m, scale, crop, grids, sheets)
         reading.dropped = list(dropped) if dropped is not None else None
-        model_digits = reading.digits
+        model_digits = reading.digits if explain else []  # what Tesseract's text may drop
         reading.grid = grids[0] if grids else None
         timing["model"] = time.perf_counter() - t1
         if engine in ("auto", "both"):

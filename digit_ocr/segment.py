@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -1208,11 +1209,16 @@ def segment(
     # Drop specks, frames and borders: far smaller, taller or wider than a character.
     char_h = typical_height(parts, (H, W))
     heights.append(char_h)
-    small = [p.area < min_area or (p.h < 0.25 * char_h and p.w < 0.25 * char_h) for p in parts]
-    large = [p.h > 2.5 * char_h or p.w > 8.0 * char_h for p in parts]
-    _note_all([p for p, a in zip(parts, small) if a], "speck")
-    _note_all([p for p, a, b in zip(parts, small, large) if b and not a], "size")
-    parts = [p for p, a, b in zip(parts, small, large) if not (a or b)]
+
+    def speck(p: _Part) -> bool:
+        return p.area < min_area or (p.h < 0.25 * char_h and p.w < 0.25 * char_h)
+
+    kept_parts = [p for p in parts if not speck(p) and p.h <= 2.5 * char_h and p.w <= 8.0 * char_h]
+    if len(kept_parts) < len(parts) and explain.active():
+        for p in parts:
+            if not _among_parts(p, kept_parts):
+                _note(p, "speck" if speck(p) else "size")
+    parts = kept_parts
     if not parts:
         return []
     if len(parts) > MAX_PARTS:  # a page of noise: keep the largest marks, bound the work
@@ -1229,12 +1235,12 @@ def segment(
             _note_all(line, "size")
             continue  # a line of marks much smaller than the page's characters, or too small to read
         kept = [p for p in line if 0.5 * line_h <= p.h <= 2.0 * line_h]
-        _note_all([p for p in line if not 0.5 * line_h <= p.h <= 2.0 * line_h], "size")
+        _note_all((p for p in line if not 0.5 * line_h <= p.h <= 2.0 * line_h), "size")
         if not kept:
             continue
         unframed = _without_frames(kept, labels)
         if len(unframed) < len(kept):
-            _note_all([p for p in kept if not _among_parts(p, unframed)], "frame")
+            _note_all((p for p in kept if not _among_parts(p, unframed)), "frame")
         kept = unframed
         items: list[Candidate] = []
         for p in kept:
@@ -1263,7 +1269,8 @@ def segment(
             continue
         joined = _join_halves(items, line_h)
         items = _strays(joined, line_h)
-        _note_cands([c for c in joined if not any(c is d for d in items)], "clutter")
+        if len(items) < len(joined):
+            _note_cands((c for c in joined if not any(c is d for d in items)), "clutter")
         gaps = [b.x - (a.x + a.w) for a, b in zip(items[:-1], items[1:])]
         for a, c, gap in zip(items[:-1], items[1:], gaps):
             c.space_before = gap > 0.9 * line_h and not _same_field(a, c, fields)
@@ -1294,7 +1301,7 @@ def segment(
 
 def _lines_kept(lines: list[SegmentLine], keep: list[bool]) -> list[SegmentLine]:
     """The lines to keep; the others' candidates noted as clutter (:mod:`digit_ocr.explain`)."""
-    _note_cands([c for line, k in zip(lines, keep) if not k for c in line.items], "clutter")
+    _note_cands((c for line, k in zip(lines, keep) if not k for c in line.items), "clutter")
     return [line for line, k in zip(lines, keep) if k]
 
 
@@ -1303,13 +1310,15 @@ def _note(p: _Part, reason: str) -> None:
     explain.note((p.x0, p.y0, p.w, p.h), reason)
 
 
-def _note_all(parts: list[_Part], reason: str) -> None:
+def _note_all(parts: Iterable[_Part], reason: str) -> None:
+    """Note each of ``parts`` (a generator: made only when drops are recorded)."""
     if explain.active():
         for p in parts:
             _note(p, reason)
 
 
-def _note_cands(cands: list[Candidate], reason: str) -> None:
+def _note_cands(cands: Iterable[Candidate], reason: str) -> None:
+    """Note each of ``cands`` (a generator: made only when drops are recorded)."""
     if explain.active():
         for c in cands:
             explain.note(c.box, reason)
