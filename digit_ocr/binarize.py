@@ -206,7 +206,6 @@ def binarize(
     inverted: bool | None = None,
     bg: Background | None = None,
     crop: bool = False,
-    faint: bool = False,
 ) -> Binarized:
     """Threshold an 8-bit image into an ink mask (255 = ink); ``inverted`` forces the polarity.
 
@@ -214,8 +213,8 @@ def binarize(
     copy of the same page at another scale). ``crop``: the image is a small crop (enlarged
     to be worked on), not a page: thick digits filling most of it fill the median's window
     too, where the median is ink, not paper; a crop is too small for deep shadows, so no
-    background is taken for much darker than its paper (:data:`PAPER_FLOOR`). ``faint``: keep
-    faint print beside heavy rulings (see :func:`edge_otsu`), to look for a grid's rulings.
+    background is taken for much darker than its paper (:data:`PAPER_FLOOR`). The grid stage
+    raises the threshold for faint rulings (:func:`faint`).
     """
     gray, flat, inverted = flattened(img, inverted, bg, crop)
     lo, hi = ink_range(flat[::3, ::3])
@@ -224,13 +223,17 @@ def binarize(
         return Binarized(np.zeros_like(flat), gray, inverted, flat)
     if spread < LOW_SPREAD:  # low contrast (a faint LCD, a washed-out photo): stretch the ink's range
         flat = stretched(flat, lo)
-    thr = edge_otsu(flat, faint)
+    thr = edge_otsu(flat)
     return Binarized(threshold(flat, thr), gray, inverted, flat, thr)
 
 
 def faint(b: Binarized) -> Binarized:
-    """``b`` as :func:`binarize` with ``faint=True`` would have cut it: the same flattened page,
-    the threshold raised where :func:`edge_otsu` would raise it (``b`` itself when it is not)."""
+    """``b`` cut again for a grid's rulings: the same flattened page, its threshold kept at least
+    midway between the paper and the typical dark pixel, for a grid's thin grey rulings and faint
+    print beside its heavy rulings, where Otsu splits the heavy rulings from everything else
+    (``b`` itself when the threshold is that high already). Only the grid stage: on a page of
+    text this takes a light printed background (a cheque's pattern, graph paper's squares) for
+    ink."""
     if b.level is None or b.flat is None:
         return b
     hist = _dark_levels(b.flat, 230)
@@ -341,16 +344,12 @@ def _dark_levels(img: np.ndarray, top: int) -> np.ndarray:
     return cv2.calcHist([img], [0], _below(img, top), [top], [0, top]).ravel().astype(np.int64)
 
 
-def edge_otsu(flat: np.ndarray, faint: bool = False) -> float:
+def edge_otsu(flat: np.ndarray) -> float:
     """Otsu's threshold over the pixels near edges only.
 
     On a page that is mostly paper, Otsu over all pixels drifts towards the paper
     level and fills the holes of blurred digits; near the edges ink and paper are
-    about equally represented, so the split lands midway between them. ``faint``: never below
-    midway between the paper and the typical dark pixel, for a grid's thin grey rulings and faint
-    print beside its heavy rulings, where Otsu splits the heavy rulings from everything else
-    (on a page of text this takes a light printed background, a cheque's pattern, graph paper's
-    squares, for ink).
+    about equally represented, so the split lands midway between them.
     """
     grad = cv2.morphologyEx(flat, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     gthr, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -360,7 +359,4 @@ def edge_otsu(flat: np.ndarray, faint: bool = False) -> float:
     if near.size < 50:
         near = flat.ravel()
     thr, _ = cv2.threshold(near.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    hist = _dark_levels(flat, 230) if faint else None
-    if hist is not None and hist.sum() > 50:
-        thr = max(float(thr), 0.5 * (255.0 + _median(hist)))  # the same rule as :func:`faint`
     return min(float(thr), 222.0)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from digit_ocr import read_image
-from digit_ocr.binarize import binarize
+from digit_ocr.binarize import binarize, faint
 from digit_ocr.grid import cell_lines, find_lattice
 
 from . import grids
@@ -117,7 +117,7 @@ def test_graph_paper_is_not_a_table() -> None:
     """Small squares that the writing runs across make a lattice, but no table of cells: the
     page is read as any page is."""
     page = grids.graph_paper("28", level=140)
-    b = binarize(page, False, faint=True)  # as the grid stage looks for rulings
+    b = faint(binarize(page, False))  # as the grid stage looks for rulings
     lattice = find_lattice(b.ink, None, b.flat)
     assert lattice is not None and min(lattice.shape) > 20  # a lattice it is ...
     assert cell_lines(b.ink, lattice, b.flat) is None  # ... of no cells
@@ -135,7 +135,7 @@ def test_light_graph_paper_reads_as_before() -> None:
 def test_ruled_paper_has_no_grid() -> None:
     """Long horizontal rulings and a margin line are no lattice."""
     page = grids.ruled_paper("4096")
-    assert find_lattice(binarize(page, False, faint=True).ink) is None
+    assert find_lattice(faint(binarize(page, False)).ink) is None
     assert _read(page).grid is None
 
 
